@@ -1,0 +1,56 @@
+"""Exceptions. Each carries the context a user needs to fix the problem."""
+
+from __future__ import annotations
+
+
+class PrefjudgeError(Exception):
+    """Base class of every error prefjudge raises on purpose."""
+
+
+class InputError(PrefjudgeError, ValueError):
+    """Bad user input. Names the row and the field when they are known."""
+
+    def __init__(self, message: str, *, row: int | str | None = None, field: str | None = None):
+        self.row = row
+        self.field = field
+        where = []
+        if row is not None:
+            where.append(f"row {row}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        prefix = (", ".join(where) + ": ") if where else ""
+        super().__init__(prefix + message)
+
+
+class ConfigError(PrefjudgeError, ValueError):
+    """A configuration file or object is invalid."""
+
+
+class BackendError(PrefjudgeError):
+    """A backend call failed. ``transient`` errors are retried by the engine."""
+
+    transient: bool = False
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class TransientBackendError(BackendError):
+    """429, 5xx, timeouts, dropped connections: worth another try."""
+
+    transient = True
+
+
+class PermanentBackendError(BackendError):
+    """Bad request, authentication, unknown model: retrying will not help."""
+
+
+class RetriesExhausted(PrefjudgeError):
+    """Every attempt failed; carries the attempt count and the last error."""
+
+    def __init__(self, attempts: int, last_error: BaseException):
+        self.attempts = attempts
+        self.last_error = last_error
+        super().__init__(f"gave up after {attempts} attempt(s): {type(last_error).__name__}: {last_error}")

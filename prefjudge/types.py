@@ -1,0 +1,136 @@
+"""The typed data model: pairs in, verdicts and judgments out.
+
+Failures are values (``Verdict.winner is None`` with ``error`` set), never sentinels.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Winner = Literal["a", "b", "tie"]
+"""A verdict in terms of the *original* pair: ``"a"``, ``"b"`` or ``"tie"``."""
+
+Order = Literal["ab", "ba"]
+"""Display order of one call: ``"ab"`` shows a first, ``"ba"`` shows b first."""
+
+OrderMode = Literal["random", "both", "fixed"]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str
+
+
+class Pair(BaseModel):
+    """One comparison: a prompt and two responses, with optional provenance."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str
+    prompt: str | list[Message]
+    response_a: str
+    response_b: str
+    system: str | None = None
+    model_a: str | None = None
+    model_b: str | None = None
+    human: Winner | None = None
+    identical: bool = False
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    def prompt_text(self) -> str:
+        """The prompt as plain text (chat turns rendered as ``Role: text`` lines)."""
+        if isinstance(self.prompt, str):
+            return self.prompt
+        if len(self.prompt) == 1:
+            return self.prompt[0].content
+        return "\n\n".join(f"{m.role.capitalize()}: {m.content}" for m in self.prompt)
+
+
+class Completion(BaseModel):
+    """What a backend returns: text, optional first-token logprobs, usage."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str
+    top_logprobs: list[dict[str, float]] | None = None
+    """Per generated token, a mapping token -> logprob of the top alternatives."""
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+
+
+class Verdict(BaseModel):
+    """A parsed verdict in *display* terms (first/second shown answer)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    choice: Literal["first", "second", "tie"] | None
+    """None when the verdict could not be read (``error`` says why)."""
+    p_first: float | None = None
+    """Soft preference for the first shown answer, when the mode gives one."""
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.choice is not None
+
+
+#: Columns of the judgments table, one row per judge call, in order.
+JUDGMENT_COLUMNS: tuple[str, ...] = (
+    "pair_id", "prompt", "response_a", "response_b", "model_a", "model_b",
+    "judge", "judge_family", "order", "winner", "p_a", "raw", "error",
+    "latency_s", "prompt_tokens", "completion_tokens", "cost_usd", "human",
+)
+#: Columns a judgments table read from elsewhere must have.
+REQUIRED_JUDGMENT_COLUMNS: tuple[str, ...] = ("pair_id", "judge", "winner")
+
+#: Columns of ``RankResult.to_pandas()``, one row per pair (plus any ``meta`` columns after).
+RESULT_COLUMNS: tuple[str, ...] = (
+    "id", "prompt", "response_a", "response_b", "model_a", "model_b",
+    "winner", "chosen", "rejected", "p_a", "n_verdicts", "n_failed", "consistent", "reason",
+)
+
+
+class Judgment(BaseModel):
+    """One judge call, mapped back to the original a/b. A row of the judgments table."""
+
+    model_config = ConfigDict(extra="forbid")
+    pair_id: str
+    prompt: str | list[Message] | None = None
+    response_a: str | None = None
+    response_b: str | None = None
+    model_a: str | None = None
+    model_b: str | None = None
+    judge: str
+    judge_family: str | None = None
+    order: Order | None = None
+    winner: Winner | None = None
+    p_a: float | None = None
+    raw: str | None = None
+    error: str | None = None
+    latency_s: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    human: Winner | None = None
+    cached: bool = False
+
+    def row(self) -> dict[str, Any]:
+        d = {c: getattr(self, c) for c in JUDGMENT_COLUMNS}
+        if isinstance(self.prompt, list):
+            d["prompt"] = [m.model_dump() for m in self.prompt]
+        return d
+
+
+class PairOutcome(BaseModel):
+    """The aggregate of every verdict on one pair."""
+
+    model_config = ConfigDict(extra="forbid")
+    winner: Winner | None
+    p_a: float | None = None
+    n_verdicts: int = 0
+    n_failed: int = 0
+    consistent: bool | None = None
+    reason: str | None = None
+    """Why ``winner`` is None (no parsed verdict, below quorum, identical responses...)."""
+    extra: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,41 @@
+"""The backend interface."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..types import Completion
+
+if TYPE_CHECKING:
+    from ..judge import Judge
+
+
+class CallParams(BaseModel):
+    """Sampling parameters of one call. Part of the request hash."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    temperature: float = 0.0
+    max_tokens: int = 1024
+    logprobs: bool = False
+    top_logprobs: int | None = None
+    response_format: dict[str, Any] | None = None
+    n_index: int | None = None
+    """Which of several samples for the same messages this is (generation with n > 1)."""
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Backend(ABC):
+    """Messages in, completion out. One instance per judge (model + endpoint)."""
+
+    def __init__(self, judge: Judge):
+        self.judge = judge
+
+    @abstractmethod
+    async def complete(self, messages: list[dict], params: CallParams) -> Completion:
+        """One completion; raise Transient/PermanentBackendError on failure."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections or models."""

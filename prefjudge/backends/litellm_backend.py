@@ -1,0 +1,37 @@
+"""100+ providers through ``litellm.acompletion`` (imported lazily; offline price map)."""
+
+from __future__ import annotations
+
+import os
+
+from ..types import Completion
+from .base import Backend, CallParams
+from .errors_map import map_exception
+from .openai_backend import completion_from_response, request_kwargs
+
+
+def import_litellm():
+    """Import litellm without its network fetch of the model cost map."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+class LiteLLMBackend(Backend):
+    def __init__(self, judge):
+        super().__init__(judge)
+        self._litellm = import_litellm()
+
+    async def complete(self, messages: list[dict], params: CallParams) -> Completion:
+        kw = request_kwargs(self.judge.model, messages, params)
+        if self.judge.base_url:
+            kw["api_base"] = self.judge.base_url
+        if self.judge.api_key is not None:
+            kw["api_key"] = self.judge.api_key.get_secret_value()
+        try:
+            resp = await self._litellm.acompletion(**kw, num_retries=0, timeout=self.judge.timeout)
+        except Exception as exc:
+            raise map_exception(exc) from exc
+        return completion_from_response(resp)

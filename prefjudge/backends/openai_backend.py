@@ -1,0 +1,65 @@
+"""Any OpenAI-compatible server (OpenAI, vLLM, llama.cpp, Ollama, TGI, SGLang) via ``AsyncOpenAI``."""
+
+from __future__ import annotations
+
+import os
+
+from ..types import Completion
+from .base import Backend, CallParams
+from .errors_map import map_exception
+
+
+def request_kwargs(model: str, messages: list[dict], params: CallParams) -> dict:
+    """The chat-completions keyword arguments shared by the openai and litellm backends."""
+    kw: dict = {"model": model, "messages": messages, "temperature": params.temperature, "max_tokens": params.max_tokens}
+    if params.logprobs:
+        kw["logprobs"] = True
+        kw["top_logprobs"] = params.top_logprobs or 5
+    if params.response_format is not None:
+        kw["response_format"] = params.response_format
+    kw.update(params.extra)
+    return kw
+
+
+def completion_from_response(resp) -> Completion:
+    """Read text, per-token top logprobs and usage from an OpenAI-format response object."""
+    choice = resp.choices[0]
+    top = None
+    lp = getattr(choice, "logprobs", None)
+    content = getattr(lp, "content", None) if lp is not None else None
+    if content:
+        top = [{t.token: t.logprob for t in (tok.top_logprobs or [])} or {tok.token: tok.logprob} for tok in content]
+    usage = getattr(resp, "usage", None)
+    return Completion(
+        text=choice.message.content or "",
+        top_logprobs=top,
+        prompt_tokens=getattr(usage, "prompt_tokens", None),
+        completion_tokens=getattr(usage, "completion_tokens", None),
+        finish_reason=getattr(choice, "finish_reason", None),
+    )
+
+
+class OpenAIBackend(Backend):
+    def __init__(self, judge):
+        super().__init__(judge)
+        import httpx
+        from openai import AsyncOpenAI
+
+        key = judge.api_key.get_secret_value() if judge.api_key else os.environ.get("OPENAI_API_KEY")
+        if key is None and judge.base_url is not None:
+            key = "not-needed"  # local servers (vLLM, llama.cpp, Ollama...) accept any key
+        limits = httpx.Limits(max_connections=max(judge.max_concurrency, 10), max_keepalive_connections=max(judge.max_concurrency, 10))
+        self._client = AsyncOpenAI(
+            base_url=judge.base_url, api_key=key, max_retries=0, timeout=judge.timeout,
+            http_client=httpx.AsyncClient(limits=limits, timeout=judge.timeout),
+        )
+
+    async def complete(self, messages: list[dict], params: CallParams) -> Completion:
+        try:
+            resp = await self._client.chat.completions.create(**request_kwargs(self.judge.model, messages, params))
+        except Exception as exc:  # classified, never swallowed
+            raise map_exception(exc) from exc
+        return completion_from_response(resp)
+
+    async def aclose(self) -> None:
+        await self._client.close()

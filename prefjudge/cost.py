@@ -1,0 +1,34 @@
+"""Cost per call from litellm's offline price map, read as JSON without importing litellm."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+from pathlib import Path
+
+_MAP_FILE = "model_prices_and_context_window_backup.json"
+
+
+@functools.lru_cache(maxsize=1)
+def price_map() -> dict:
+    """litellm's bundled price table, or {} when litellm is not installed."""
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / _MAP_FILE
+        if path.exists():
+            return json.loads(path.read_text())
+    return {}
+
+
+def cost_usd(model: str, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
+    """Dollar cost of one call, or None when the model's price is unknown or usage is missing."""
+    if prompt_tokens is None or completion_tokens is None:
+        return None
+    prices = price_map()
+    entry = prices.get(model) or prices.get(model.split("/", 1)[-1])
+    if not entry or "input_cost_per_token" not in entry:
+        return None
+    return prompt_tokens * entry["input_cost_per_token"] + completion_tokens * entry.get("output_cost_per_token", 0.0)

@@ -1,0 +1,144 @@
+"""The engine: caching, concurrency, rate limits and retries for every backend call.
+
+Nobody else sleeps, retries or touches the store. One tenacity policy retries only transient
+errors (429 honouring Retry-After, 5xx, timeouts, connection errors) with exponential backoff and
+jitter; a call that fails for good comes back as a :class:`CallOutcome` with its error, so the run
+goes on. Finished calls are read from the store instead of being made again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from .backends import Backend, CallParams, create_backend
+from .cost import cost_usd
+from .errors import BackendError, TransientBackendError
+from .ratelimit import RateLimiter
+from .store import Store, request_key
+from .types import Completion
+
+if TYPE_CHECKING:
+    from .judge import Judge
+
+log = logging.getLogger("prefjudge")
+MAX_RETRY_AFTER_S = 60.0
+
+
+@dataclass
+class CallOutcome:
+    """One finished call: a completion, or the error that ended it (never both missing)."""
+
+    completion: Completion | None
+    error: str | None
+    latency_s: float | None
+    cost_usd: float | None
+    cached: bool
+    attempts: int
+    key: str
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, BackendError) and exc.transient
+
+
+class _Wait:
+    """Retry-After when the server sent one, else exponential backoff with jitter."""
+
+    def __init__(self, initial: float):
+        self._backoff = wait_exponential_jitter(initial=initial, max=30.0, jitter=initial)
+
+    def __call__(self, state) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), MAX_RETRY_AFTER_S)
+        return self._backoff(state)
+
+
+class Engine:
+    """Runs calls for many judges at once; one per run of ``rank_pairs``/``generate``."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._backends: dict[str, Backend] = {}
+        self._sems: dict[str, asyncio.Semaphore] = {}
+        self._limiters: dict[str, RateLimiter] = {}
+        self.calls_made = 0
+        self.calls_cached = 0
+
+    def _slot(self, judge: Judge) -> str:
+        return f"{judge.backend}\x1f{judge.model}\x1f{judge.base_url}\x1f{judge.name}"
+
+    def backend(self, judge: Judge) -> Backend:
+        slot = self._slot(judge)
+        if slot not in self._backends:
+            self._backends[slot] = create_backend(judge)
+            self._sems[slot] = asyncio.Semaphore(judge.max_concurrency)
+            self._limiters[slot] = RateLimiter(judge.rpm, judge.tpm)
+        return self._backends[slot]
+
+    @staticmethod
+    def key(judge: Judge, messages: list[dict], params: CallParams, kind: str) -> str:
+        """The request hash: (backend, model, parameters, template, rendered messages)."""
+        template = judge.load_template().sha256 if kind != "generate" else None
+        return request_key({
+            "backend": judge.backend, "model": judge.model, "params": params.model_dump(mode="json"),
+            "template": template, "messages": messages, "kind": kind,
+        })
+
+    async def complete(self, judge: Judge, messages: list[dict], params: CallParams, *, kind: str = "judge") -> CallOutcome:
+        """One call through the cache, the judge's limits and the retry policy."""
+        key = self.key(judge, messages, params, kind)
+        hit = self.store.get(key)
+        if hit is not None:
+            self.calls_cached += 1
+            completion, info = hit
+            return CallOutcome(completion, None, info["latency_s"], info["cost_usd"], True, 0, key)
+        backend = self.backend(judge)
+        slot = self._slot(judge)
+        sem, limiter = self._sems[slot], self._limiters[slot]
+        est_tokens = sum(len(m.get("content") or "") for m in messages) // 4 + params.max_tokens
+        attempts = 0
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(judge.max_retries + 1), wait=_Wait(judge.retry_wait_s),
+                retry=retry_if_exception(_is_transient), reraise=True,
+            ):
+                with attempt:
+                    attempts += 1
+                    await limiter.acquire(est_tokens)
+                    completion, latency = await self._attempt(backend, sem, judge, messages, params)
+        except BackendError as exc:
+            error = f"{type(exc).__name__} after {attempts} attempt(s): {exc}"
+            log.warning("call failed for good (%s, %s): %s", judge.name, kind, error)
+            self.store.put_failure(key, kind=kind, model=judge.model, error=error, attempts=attempts)
+            return CallOutcome(None, error, None, None, False, attempts, key)
+        self.calls_made += 1
+        cost = cost_usd(judge.model, completion.prompt_tokens, completion.completion_tokens) if judge.priced else None
+        self.store.put(key, kind=kind, backend=judge.backend, model=judge.model,
+                       request={"messages": messages, "params": params.model_dump(mode="json")},
+                       completion=completion, latency_s=latency, cost_usd=cost)
+        return CallOutcome(completion, None, latency, cost, False, attempts, key)
+
+    @staticmethod
+    async def _attempt(backend: Backend, sem: asyncio.Semaphore, judge: Judge, messages, params) -> tuple[Completion, float]:
+        async with sem:
+            t0 = time.perf_counter()
+            try:
+                completion = await asyncio.wait_for(backend.complete(messages, params), judge.timeout)
+            except asyncio.TimeoutError as exc:
+                raise TransientBackendError(f"no answer within {judge.timeout:g} s") from exc
+            return completion, time.perf_counter() - t0
+
+    async def aclose(self) -> None:
+        for backend in self._backends.values():
+            try:
+                await backend.aclose()
+            except Exception as exc:  # closing must not hide the run's result
+                log.debug("closing backend failed: %s", exc)

@@ -1,0 +1,171 @@
+"""Judge: a model + backend + template + parser. The only place that swaps and unswaps order."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from .backends.base import CallParams
+from .families import infer_family
+from .parsing import parse_json_verdict, parse_logprob_verdict, parse_verdict
+from .templates import VERDICT_JSON_SCHEMA, Template, load_template
+from .types import Completion, Order, OrderMode, Pair, Verdict, Winner
+
+REASK = (
+    "I could not find your final verdict. Reply with exactly one of [[A]], [[B]] or [[C]] "
+    "(C for a tie) and nothing else."
+)
+
+
+class Judge(BaseModel):
+    """One LLM judge (also used as a generator by :func:`prefjudge.generate`).
+
+    >>> Judge("gpt-4o-mini").family
+    'openai'
+    >>> Judge("qwen2.5-7b-instruct", base_url="http://127.0.0.1:8000/v1", api_key="x", name="qwen").name
+    'qwen'
+    >>> "sk-123" in repr(Judge("m", api_key="sk-123"))
+    False
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    backend: str = "openai"
+    base_url: str | None = None
+    api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
+    family: str | None = None
+    name: str | None = None
+    template: str = "pairwise"
+    mode: Literal["verdict", "json", "logprob"] | None = None
+    """Default: the template's mode (``pairwise`` -> verdict, ``pairwise_json`` -> json...)."""
+    temperature: float = Field(default=0.0, ge=0.0)
+    max_tokens: int = Field(default=1024, gt=0)
+    top_logprobs: int = Field(default=5, ge=1, le=20)
+    max_concurrency: int = Field(default=16, gt=0)
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+    timeout: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=4, ge=0)
+    retry_wait_s: float = Field(default=0.5, gt=0)
+    """First backoff between retries (doubles each time, with jitter, at most 30 s); Retry-After wins."""
+    reask: bool = True
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Extra request parameters passed to the backend as is (e.g. ``seed``, ``top_p``, ``extra_body``)."""
+
+    def __init__(self, model: str | None = None, /, **data: Any):
+        if model is not None:
+            data["model"] = model
+        super().__init__(**data)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("model"), str):
+            data = dict(data)
+            data.setdefault("name", None)
+            data["name"] = data["name"] or data["model"]
+            data["family"] = data.get("family") or infer_family(data["model"])
+        return data
+
+    @property
+    def priced(self) -> bool:
+        """Whether litellm's price map applies (a hosted API, not a self-hosted server)."""
+        return self.backend == "litellm" or (self.backend == "openai" and self.base_url is None)
+
+    # -- prompts -----------------------------------------------------------------------------
+    def load_template(self) -> Template:
+        return load_template(self.template)
+
+    @property
+    def verdict_mode(self) -> str:
+        return self.mode or self.load_template().mode
+
+    def call_params(self) -> CallParams:
+        mode = self.verdict_mode
+        rf = {"type": "json_schema", "json_schema": {"name": "verdict", "schema": VERDICT_JSON_SCHEMA, "strict": True}}
+        return CallParams(
+            temperature=self.temperature,
+            max_tokens=1 if mode == "logprob" else self.max_tokens,
+            logprobs=mode == "logprob",
+            top_logprobs=self.top_logprobs if mode == "logprob" else None,
+            response_format=rf if mode == "json" else None,
+            extra=self.params,
+        )
+
+    def render(self, pair: Pair, order: Order) -> list[dict]:
+        first, second = shown(pair, order)
+        return self.load_template().render(question=pair.prompt_text(), first=first, second=second, system=pair.system)
+
+    def parse(self, completion: Completion, pair: Pair, order: Order) -> Verdict:
+        mode = self.verdict_mode
+        if mode == "logprob":
+            return parse_logprob_verdict(completion.top_logprobs, completion.text)
+        answers = shown(pair, order)
+        if mode == "json":
+            return parse_json_verdict(completion.text, answers)
+        return parse_verdict(completion.text, answers)
+
+    # -- the TRL-style interface ----------------------------------------------------------------
+    def judge(self, prompts: list[str], completions: list[list[str]], shuffle_order: bool = True, seed: int = 0) -> list[int | None]:
+        """Old ``trl`` judge interface: index of the better completion per prompt (None if failed).
+
+        A failed verdict and a tie are both ``None``, never ``-1``.
+        """
+        from .rank import rank_pairs
+
+        pairs = [{"prompt": p, "response_a": c[0], "response_b": c[1]} for p, c in zip(prompts, completions)]
+        df = rank_pairs(pairs, judges=[self], order="random" if shuffle_order else "fixed", seed=seed, progress=False).to_pandas()
+        return [0 if w == "a" else 1 if w == "b" else None for w in df["winner"]]
+
+
+def shown(pair: Pair, order: Order) -> tuple[str, str]:
+    """(first, second) answers as displayed for ``order``."""
+    return (pair.response_a, pair.response_b) if order == "ab" else (pair.response_b, pair.response_a)
+
+
+def to_original(verdict: Verdict, order: Order) -> tuple[Winner | None, float | None]:
+    """Map a display-order verdict back to the original a/b: (winner, p_a).
+
+    >>> to_original(Verdict(choice="first"), "ba")
+    ('b', None)
+    >>> to_original(Verdict(choice="second", p_first=0.2), "ba")
+    ('a', 0.8)
+    >>> to_original(Verdict(choice="tie"), "ba")
+    ('tie', None)
+    >>> to_original(Verdict(choice=None, error="x"), "ab")
+    (None, None)
+    """
+    if verdict.choice is None:
+        return None, None
+    if verdict.choice == "tie":
+        winner: Winner = "tie"
+    elif (verdict.choice == "first") == (order == "ab"):
+        winner = "a"
+    else:
+        winner = "b"
+    p_a = None
+    if verdict.p_first is not None:
+        p_a = verdict.p_first if order == "ab" else 1.0 - verdict.p_first
+    return winner, p_a
+
+
+def display_orders(pair_id: str, judge_name: str, seed: int, mode: OrderMode) -> list[Order]:
+    """The display order(s) of one pair for one judge.
+
+    ``random`` draws from an RNG seeded by (pair id, judge name, seed), so reruns are identical.
+
+    >>> display_orders("p1", "j", 0, "both")
+    ['ab', 'ba']
+    >>> display_orders("p1", "j", 0, "random") == display_orders("p1", "j", 0, "random")
+    True
+    """
+    if mode == "both":
+        return ["ab", "ba"]
+    if mode == "fixed":
+        return ["ab"]
+    digest = hashlib.sha256(f"{pair_id}\x1f{judge_name}\x1f{seed}".encode()).digest()
+    return ["ab" if random.Random(digest).random() < 0.5 else "ba"]

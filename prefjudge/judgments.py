@@ -7,12 +7,12 @@ columns are added as nulls, ``judge_family`` is inferred from the judge name.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
 from .families import infer_family
+from .io import read_table, write_table
 from .types import JUDGMENT_COLUMNS, REQUIRED_JUDGMENT_COLUMNS
 
 if TYPE_CHECKING:
@@ -75,34 +75,10 @@ def _to_frame(data: Any) -> pd.DataFrame:
 
 
 def read_judgments_file(path: str | Path) -> pd.DataFrame:
-    import pandas as pd
-
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"no such file: {p}")
-    if p.suffix == ".parquet":
-        return pd.read_parquet(p)
-    if p.suffix in (".jsonl", ".json"):
-        try:
-            return pd.read_json(p, lines=p.suffix == ".jsonl", dtype=False)
-        except ValueError as e:
-            raise InputError(f"{p}: not valid JSON lines ({e})") from e
-    if p.suffix == ".csv":
-        return pd.read_csv(p, dtype=str, keep_default_na=False).replace({"": None})
-    raise InputError(f"{p}: unknown judgments file type {p.suffix!r} (use .jsonl, .parquet or .csv)")
+    """Read a judgments table from .jsonl, .json, .parquet or .csv."""
+    return read_table(path)
 
 
 def write_judgments(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a judgments table as ``.jsonl`` or ``.parquet`` (chosen by suffix)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if p.suffix == ".parquet":
-        out = df.copy()
-        if "prompt" in out.columns:  # parquet needs one type per column: chat prompts become JSON text
-            out["prompt"] = [json.dumps(v) if isinstance(v, list) else v for v in out["prompt"]]
-        out.to_parquet(p, index=False)
-    elif p.suffix == ".jsonl":
-        df.to_json(p, orient="records", lines=True, force_ascii=False)
-    else:
-        raise InputError(f"{p}: write .jsonl or .parquet")
-    return p
+    return write_table(df, path)

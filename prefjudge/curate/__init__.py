@@ -1,0 +1,20 @@
+"""Building preference datasets: selection, filters, dedup, decontamination, length balance, formats.
+
+Heavy libraries (datasets, datasketch, huggingface_hub) are imported inside the functions that use them.
+"""
+
+from .balance import balance_lengths, share_longer
+from .decontam import NgramIndex
+from .dedup import find_duplicates
+from .filters import (
+    BUILTIN_FILTERS, Filter, chosen_ends_with, chosen_starts_upper, different_answers, llm_twin_filters,
+    max_prompt_chars, min_chosen_chars, predicate,
+)
+from .preferences import KEPT_COLUMNS, PreferenceSet, to_preferences
+from .report import CurationReport, StepReport
+
+__all__ = [
+    "BUILTIN_FILTERS", "CurationReport", "Filter", "KEPT_COLUMNS", "NgramIndex", "PreferenceSet", "StepReport",
+    "balance_lengths", "chosen_ends_with", "chosen_starts_upper", "different_answers", "find_duplicates",
+    "llm_twin_filters", "max_prompt_chars", "min_chosen_chars", "predicate", "share_longer", "to_preferences",
+]

@@ -1,0 +1,56 @@
+"""Testing helpers: a loopback server of simulated LLM judges and generators, demo data, and a
+tiny local model builder.
+
+``import prefjudge.testing`` is cheap: every name is imported on first use (aiohttp only with
+the server, torch only with ``build_tiny_model``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "SimServer": ".server",
+    "SimServerConfig": ".sim",
+    "SimWorld": ".sim",
+    "SimJudge": ".sim",
+    "SimGenerator": ".sim",
+    "FaultPlan": ".sim",
+    "WorldEntry": ".sim",
+    "default_sim_jury": ".sim",
+    "default_sim_generators": ".sim",
+    "LogRecord": ".app",
+    "parse_judge_prompt": ".protocol",
+    "request_key": ".protocol",
+    "make_demo_pairs": ".demo",
+    "make_demo_prompts": ".demo",
+    "register_pairs": ".demo",
+    "build_tiny_model": ".tiny_model",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import LogRecord
+    from .demo import make_demo_pairs, make_demo_prompts, register_pairs
+    from .protocol import parse_judge_prompt, request_key
+    from .server import SimServer
+    from .sim import (
+        FaultPlan, SimGenerator, SimJudge, SimServerConfig, SimWorld, WorldEntry, default_sim_generators,
+        default_sim_jury,
+    )
+    from .tiny_model import build_tiny_model
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'prefjudge.testing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

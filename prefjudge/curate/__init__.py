@@ -6,6 +6,8 @@ Heavy libraries (datasets, datasketch, huggingface_hub) are imported inside the 
 from .balance import balance_lengths, share_longer
 from .decontam import NgramIndex
 from .dedup import find_duplicates
+from .loaders import HUB_IDS, SCHEMAS, detect_schema, load_preferences, seed_filters
+from .rejudge import to_pairs
 from .filters import (
     BUILTIN_FILTERS, Filter, chosen_ends_with, chosen_starts_upper, different_answers, llm_twin_filters,
     max_prompt_chars, min_chosen_chars, predicate,
@@ -17,4 +19,5 @@ __all__ = [
     "BUILTIN_FILTERS", "CurationReport", "Filter", "KEPT_COLUMNS", "NgramIndex", "PreferenceSet", "StepReport",
     "balance_lengths", "chosen_ends_with", "chosen_starts_upper", "different_answers", "find_duplicates",
     "llm_twin_filters", "max_prompt_chars", "min_chosen_chars", "predicate", "share_longer", "to_preferences",
+    "HUB_IDS", "SCHEMAS", "detect_schema", "load_preferences", "seed_filters", "to_pairs",
 ]

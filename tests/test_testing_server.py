@@ -440,3 +440,44 @@ def test_import_is_cheap():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert out.stdout.strip() == "[]"
+
+
+def test_decision_rates_match_the_documented_formula():
+    """docs/testing.md: P(first) = pb + (1-pb) Phi((d0-tm)/noise), P(tie) = (1-pb) [Phi((tm-d0)/n) - Phi((-tm-d0)/n)]."""
+    from statistics import NormalDist
+
+    from prefjudge.testing.sim import seeded_rng
+
+    phi = NormalDist().cdf
+    world = SimWorld()
+    judge = SimJudge(name="j", noise=0.8, position_bias=0.3, tie_margin=0.4, length_bias=0.5, list_bias=0.3)
+    rows = make_demo_pairs(400, seed=9, world=world)
+    counts = {"first": 0, "second": 0, "tie": 0}
+    expected = {"first": 0.0, "second": 0.0, "tie": 0.0}
+    pb, tm, n = judge.position_bias, judge.tie_margin, judge.noise
+    for rep in range(5):
+        for i, p in enumerate(rows):
+            decision = judge.decide(world, p["prompt"], p["response_a"], p["response_b"], seeded_rng(rep, i))
+            counts[decision.choice] += 1
+            d0 = decision.margin
+            expected["first"] += pb + (1 - pb) * phi((d0 - tm) / n)
+            expected["tie"] += (1 - pb) * (phi((tm - d0) / n) - phi((-tm - d0) / n))
+            expected["second"] += (1 - pb) * phi((-d0 - tm) / n)
+    total = 5 * len(rows)
+    for k in counts:
+        assert abs(counts[k] / total - expected[k] / total) < 0.03, (k, counts, expected)
+    assert judge.p_first(0.0) == pytest.approx(0.3 + 0.7 * 0.5)
+
+
+def test_margin_terms_follow_the_documented_model():
+    world = SimWorld()
+    world.register("short", quality=0.5, model="llama-sim-writer")
+    long_list = "Intro.\n- one item\n- two items" + " pad" * 60
+    world.register(long_list, quality=0.1, model="gpt-sim-writer")
+    judge = SimJudge(name="llama-j", family="meta", length_bias=0.7, list_bias=0.4, self_bias=0.9)
+    d0 = judge.margin(world, "q", long_list, "short")
+    expected = (0.1 - 0.5) + 0.7 * math.tanh((len(long_list) - 5) / 200) + 0.4 * 1 + 0.9 * (0 - 1)
+    assert d0 == pytest.approx(expected)
+    assert judge.margin(world, "q", "short", long_list) == pytest.approx(-expected)
+    unknown = SimWorld(seed=0).quality("q", "never registered")
+    assert unknown == SimWorld(seed=0).quality("other prompt", "  never registered ")

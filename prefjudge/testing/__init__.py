@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
     "SimServer": ".server",
-    "SimServerConfig": ".sim",
+    "SimServerConfig": ".config",
     "SimWorld": ".sim",
     "SimJudge": ".sim",
     "SimGenerator": ".sim",
@@ -35,10 +35,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .app import LogRecord
     from .demo import make_demo_pairs, make_demo_prompts, register_pairs
     from .protocol import parse_judge_prompt, request_key
+    from .config import SimServerConfig
     from .server import SimServer
     from .sim import (
-        FaultPlan, SimGenerator, SimJudge, SimServerConfig, SimWorld, WorldEntry, default_sim_generators,
-        default_sim_jury,
+        FaultPlan, SimGenerator, SimJudge, SimWorld, WorldEntry, default_sim_generators, default_sim_jury,
     )
     from .tiny_model import build_tiny_model
 

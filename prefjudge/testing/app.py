@@ -20,7 +20,8 @@ from .protocol import (
     JudgePrompt, Kind, classify, completion, count_tokens, error_body, judge_reply, message_text,
     request_key, response_mode,
 )
-from .sim import Fault, SimGenerator, SimJudge, SimServerConfig, SimWorld, seeded_rng
+from .config import SimServerConfig
+from .sim import Fault, SimGenerator, SimJudge, SimWorld, seeded_rng
 
 _FLUSH_EVERY_S = 0.2
 _MAX_N = 64
@@ -31,7 +32,8 @@ class LogRecord:
     """One request the server answered (or refused)."""
 
     timestamp: float
-    model: str
+    model: str | None
+    """None only for a request that could not be read."""
     kind: str
     """"judge", "reask", "generate", or "invalid" for a request that could not be read."""
     question: str | None
@@ -45,7 +47,8 @@ class LogRecord:
     """"first", "second", "tie" (display terms), or None (garbled, error, generation)."""
     p_first: float | None
     """The judge model's P(first shown answer wins) for this request."""
-    key: str
+    key: str | None
+    """SHA-256 of the request body minus volatile fields; None for an unreadable request."""
     attempt: int
     fault: Fault | None = None
 
@@ -138,8 +141,8 @@ class SimApp:
         try:
             body = await self._read_body(request)
         except _Refusal as refusal:
-            self._record(LogRecord(time.time(), "", "invalid", None, None, None, None, refusal.status,
-                                   None, None, "", 0))
+            self._record(LogRecord(time.time(), None, "invalid", None, None, None, None, refusal.status,
+                                   None, None, None, 0))
             return _json(refusal.body, refusal.status)
         kind, prompt, base = classify(body["messages"])
         key = request_key(body)
@@ -177,6 +180,10 @@ class SimApp:
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
             raise _Refusal(400, "the request needs a non-empty 'messages' list of objects",
                            "invalid_request_error", None, "messages")
+        n = body.get("n")
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= _MAX_N):
+            raise _Refusal(400, f"'n' must be an integer from 1 to {_MAX_N}, not {n!r}",
+                           "invalid_request_error", "invalid_value", "n")
         if body.get("stream"):
             raise _Refusal(400, "the simulator does not stream; send stream=false",
                            "invalid_request_error", "unsupported_value", "stream")
@@ -226,8 +233,6 @@ class SimApp:
     def _generate(self, gen: SimGenerator, body: dict, key: str, attempt: int,
                   fault: Fault | None) -> tuple[dict, LogRecord]:
         n = body.get("n") or 1
-        if not isinstance(n, int) or not 1 <= n <= _MAX_N:
-            n = 1
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         prompt = json.dumps(body["messages"], sort_keys=True, ensure_ascii=False) + f"\x1f{body.get('seed')}"
         choices = []

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from .app import LogRecord, SimApp
-from .sim import SimGenerator, SimJudge, SimServerConfig, SimWorld, check_loopback
+from .config import SimServerConfig, check_loopback
+from .sim import SimGenerator, SimJudge, SimWorld
 
 _START_TIMEOUT_S = 30.0
 

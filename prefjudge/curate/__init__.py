@@ -6,6 +6,9 @@ Heavy libraries (datasets, datasketch, huggingface_hub) are imported inside the 
 from .balance import balance_lengths, share_longer
 from .decontam import NgramIndex
 from .dedup import find_duplicates
+from .export import export
+from .hub import push_to_hub
+from .card import build_card
 from .loaders import HUB_IDS, SCHEMAS, detect_schema, load_preferences, seed_filters
 from .rejudge import to_pairs
 from .filters import (
@@ -19,5 +22,5 @@ __all__ = [
     "BUILTIN_FILTERS", "CurationReport", "Filter", "KEPT_COLUMNS", "NgramIndex", "PreferenceSet", "StepReport",
     "balance_lengths", "chosen_ends_with", "chosen_starts_upper", "different_answers", "find_duplicates",
     "llm_twin_filters", "max_prompt_chars", "min_chosen_chars", "predicate", "share_longer", "to_preferences",
-    "HUB_IDS", "SCHEMAS", "detect_schema", "load_preferences", "seed_filters", "to_pairs",
+    "build_card", "export", "push_to_hub", "HUB_IDS", "SCHEMAS", "detect_schema", "load_preferences", "seed_filters", "to_pairs",
 ]

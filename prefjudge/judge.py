@@ -92,6 +92,7 @@ class Judge(BaseModel):
             max_tokens=1 if mode == "logprob" else self.max_tokens,
             logprobs=mode == "logprob",
             top_logprobs=self.top_logprobs if mode == "logprob" else None,
+            logprob_tokens=["A", "B"] if mode == "logprob" else [],
             response_format=rf if mode == "json" else None,
             extra=self.params,
         )

@@ -22,6 +22,8 @@ class CallParams(BaseModel):
     logprobs: bool = False
     top_logprobs: int | None = None
     response_format: dict[str, Any] | None = None
+    logprob_tokens: list[str] = Field(default_factory=list)
+    """Tokens whose logprobs to report even outside the top k, where the backend can (local models)."""
     n_index: int | None = None
     """Which of several samples for the same messages this is (generation with n > 1)."""
     extra: dict[str, Any] = Field(default_factory=dict)

@@ -1,8 +1,8 @@
 """A local Hugging Face causal LM (a path or a cached id). torch and transformers load lazily.
 
 Requests that arrive together are generated in one left-padded batch (up to ``batch_size``).
-With ``logprobs`` the top alternatives of every generated token are returned, which the
-logprob judging mode reads.
+With ``logprobs`` the top alternatives of every generated token are returned, plus the logprobs
+of ``CallParams.logprob_tokens`` (a local model can report any token, not only its top k).
 """
 
 from __future__ import annotations
@@ -58,16 +58,17 @@ class TransformersBackend(Backend):
             await asyncio.sleep(0)  # let concurrent callers enqueue
             while len(batch) < self.batch_size and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            groups: dict[CallParams, list] = {}
+            groups: dict[str, list] = {}
             for item in batch:
-                groups.setdefault(item[1], []).append(item)
-            for params, items in groups.items():
+                groups.setdefault(item[1].model_dump_json(), []).append(item)
+            for items in groups.values():
                 try:
-                    outs = await asyncio.to_thread(self._generate, [m for m, _, _ in items], params)
+                    outs = await asyncio.to_thread(self._generate, [m for m, _, _ in items], items[0][1])
                 except Exception as exc:  # delivered to each caller, never swallowed
+                    err = exc if isinstance(exc, PermanentBackendError) else PermanentBackendError(f"{type(exc).__name__}: {exc}")
                     for _, _, fut in items:
                         if not fut.done():
-                            fut.set_exception(exc if isinstance(exc, PermanentBackendError) else PermanentBackendError(f"{type(exc).__name__}: {exc}"))
+                            fut.set_exception(err)
                     continue
                 for (_, _, fut), out in zip(items, outs):
                     if not fut.done():
@@ -90,7 +91,7 @@ class TransformersBackend(Backend):
         results = []
         for i, seq in enumerate(new):
             ids = [t for t in seq.tolist() if t != tok.pad_token_id]
-            top = self._top_logprobs(out.scores, i, params.top_logprobs or 5, tok) if params.logprobs else None
+            top = self._top_logprobs(out.scores, i, params.top_logprobs or 5, tok, params.logprob_tokens) if params.logprobs else None
             results.append(Completion(
                 text=tok.decode(ids, skip_special_tokens=True), top_logprobs=top,
                 prompt_tokens=int(enc["attention_mask"][i].sum()), completion_tokens=len(ids),
@@ -99,12 +100,20 @@ class TransformersBackend(Backend):
         return results
 
     @staticmethod
-    def _top_logprobs(scores, row: int, k: int, tok) -> list[dict[str, float]]:
+    def _top_logprobs(scores, row: int, k: int, tok, wanted: list[str]) -> list[dict[str, float]]:
+        """Top-k alternatives of each generated token, plus the ``wanted`` tokens' logprobs."""
+        wanted_ids = {}
+        for text in wanted:
+            ids = tok.encode(text, add_special_tokens=False)
+            if len(ids) == 1:
+                wanted_ids[text] = ids[0]
         top = []
         for step in scores:
             lp = step[row].float().log_softmax(-1)
             vals, idx = lp.topk(k)
-            top.append({tok.decode([int(j)]): float(v) for v, j in zip(vals, idx)})
+            entry = {tok.decode([int(j)]): float(v) for v, j in zip(vals, idx)}
+            entry.update({text: float(lp[i]) for text, i in wanted_ids.items() if text not in entry})
+            top.append(entry)
         return top
 
     async def aclose(self) -> None:

@@ -99,7 +99,7 @@ def _train_tokenizer(vocab_size: int):
 def _wrap_tokenizer(tok, chat_template: str):
     from transformers import PreTrainedTokenizerFast
 
-    template, eos, _ = CHAT_TEMPLATES[template_name(chat_template)]
+    template, eos = CHAT_TEMPLATES[template_name(chat_template)]
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token=eos,

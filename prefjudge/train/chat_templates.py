@@ -10,8 +10,12 @@
 '<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n'
 >>> render_prompt("zephyr", [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}])
 '<|system|>\\nS</s>\\n<|user|>\\nQ</s>\\n<|assistant|>\\n'
->>> answer_suffix("chatml"), answer_suffix("zephyr"), answer_suffix("alpaca")
-('<|im_end|>\\n', '</s>\\n', '</s>')
+>>> eos_token("tinyllama")
+'</s>'
+
+In the standard (string) format TRL 1.16 appends the tokenizer's eos token to ``chosen`` and
+``rejected`` unless they already end with it, so the mapping functions leave answers bare (the
+seeds' trailing ``"\\n"`` after ``<|im_end|>`` would otherwise give a doubled eos).
 """
 
 from __future__ import annotations
@@ -47,11 +51,11 @@ ALPACA = (
     "{% if add_generation_prompt %}{{ '### Response:\\n' }}{% endif %}"
 )
 
-# name -> (jinja template, eos token, text appended to an answer so it ends like a finished turn)
-CHAT_TEMPLATES: dict[str, tuple[str, str, str]] = {
-    "chatml": (CHATML, "<|im_end|>", "<|im_end|>\n"),
-    "zephyr": (ZEPHYR, "</s>", "</s>\n"),
-    "alpaca": (ALPACA, "</s>", "</s>"),
+# name -> (jinja template, eos token that ends an assistant turn)
+CHAT_TEMPLATES: dict[str, tuple[str, str]] = {
+    "chatml": (CHATML, "<|im_end|>"),
+    "zephyr": (ZEPHYR, "</s>"),
+    "alpaca": (ALPACA, "</s>"),
 }
 # aliases users may write in a config
 ALIASES = {"tinyllama": "zephyr", "openhermes": "chatml", "qwen": "chatml"}
@@ -66,16 +70,16 @@ def template_name(name: str) -> str:
     return key
 
 
-def answer_suffix(name: str) -> str:
-    """What the recipes append to a chosen/rejected answer in the standard (string) format."""
-    return CHAT_TEMPLATES[template_name(name)][2]
+def eos_token(name: str) -> str:
+    """The token that ends an assistant turn in the named template."""
+    return CHAT_TEMPLATES[template_name(name)][1]
 
 
 def render_prompt(name: str, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
     """Render ``messages`` with the named template, without a tokenizer (pure Jinja)."""
     import jinja2
 
-    template, eos, _ = CHAT_TEMPLATES[template_name(name)]
+    template, eos = CHAT_TEMPLATES[template_name(name)]
     env = jinja2.Environment(autoescape=False)
     return env.from_string(template).render(
         messages=messages, add_generation_prompt=add_generation_prompt, eos_token=eos

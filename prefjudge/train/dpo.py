@@ -1,0 +1,104 @@
+"""QLoRA (or plain LoRA) DPO with TRL 1.16's ``DPOTrainer``.
+
+The model is loaded with a ``BitsAndBytesConfig`` (4-bit nf4, double quant) and handed to TRL
+with a ``peft_config``; with ``ref_model=None`` TRL uses the same weights with the adapter disabled as the reference: one copy
+of the model in memory. ``dpo.reference: separate`` loads a second copy instead (for comparison).
+
+Example (CPU, seconds)::
+
+    from prefjudge.train import TrainConfig, train_dpo
+    cfg = TrainConfig.model_validate({
+        "model": {"tiny": {}}, "data": {"path": "recipes/data/orca_dpo_pairs_sample.jsonl",
+        "loader": "orca_dpo_pairs", "chat_template": "chatml"},
+        "dpo": {"max_steps": 8, "learning_rate": 5e-3, "logging_steps": 2}, "device": "cpu",
+        "output_dir": "runs/demo"})
+    out = train_dpo(cfg)
+    print(out.history[-1]["rewards/margins"], out.adapter_path)
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from prefjudge.train.common import TrainOutput, prepare_data, split_history, step_timer, trl_common_args
+from prefjudge.train.config import TrainConfig
+from prefjudge.train.runtime import (
+    RuntimePlan, count_linear4bit, cuda_available, load_model, load_tokenizer, lora_config, peak_memory_mb,
+    plan_runtime, resolve_model_path, silence_bitsandbytes,
+)
+
+
+def _reference_model(cfg: TrainConfig, model_path: str, plan: RuntimePlan):
+    """A separately loaded reference (same quantization), or None for adapter-disabled."""
+    if cfg.dpo.reference != "separate":
+        return None
+    return load_model(model_path, cfg.model, cfg.quantization, plan)
+
+
+def build_dpo_trainer(cfg: TrainConfig, *, base_dir: Path | None = None, callbacks: list | None = None):
+    """Build (but do not run) the ``DPOTrainer``; returns ``(trainer, prepared data, plan, model path)``."""
+    silence_bitsandbytes()
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    plan = plan_runtime(cfg.dpo, cfg.quantization, cfg.model, cfg.device, cuda_available())
+    model_path = resolve_model_path(cfg.model)
+    tokenizer = load_tokenizer(model_path, cfg.model)
+    data = prepare_data(cfg, "dpo", cfg.dpo, tokenizer, base_dir)
+    args = trl_common_args(cfg.dpo, plan, cfg, Path(cfg.output_dir), bool(data.eval))
+    args.update(beta=cfg.dpo.beta, loss_type=list(cfg.dpo.loss_type),
+                precompute_ref_log_probs=cfg.dpo.precompute_ref_log_probs, **cfg.dpo.trl_args)
+    trainer = DPOTrainer(
+        model=load_model(model_path, cfg.model, cfg.quantization, plan),
+        ref_model=_reference_model(cfg, model_path, plan),
+        args=DPOConfig(**args),
+        train_dataset=Dataset.from_list(data.train),
+        eval_dataset=Dataset.from_list(data.eval) if data.eval else None,
+        processing_class=tokenizer,
+        peft_config=lora_config(cfg.lora),
+        callbacks=callbacks,
+    )
+    return trainer, data, plan, model_path
+
+
+def train_dpo(cfg: TrainConfig, *, base_dir: Path | None = None) -> TrainOutput:
+    """Run LoRA/QLoRA DPO from a ``TrainConfig``; save the adapter and tokenizer.
+
+    Rows longer than ``dpo.max_length`` (or with a prompt over ``dpo.max_prompt_length``) are
+    dropped before training and counted in ``rows["too_long"]``. ``history`` has one entry per
+    logged step with loss and the ``rewards/*`` metrics.
+    """
+    silence_bitsandbytes()
+    timer = step_timer()
+    trainer, data, plan, model_path = build_dpo_trainer(cfg, base_dir=base_dir, callbacks=[timer])
+    n4 = count_linear4bit(trainer.model)
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    adapter = Path(cfg.output_dir) / "adapter"
+    trainer.save_model(str(adapter))
+    trainer.processing_class.save_pretrained(str(adapter))
+    history, evals = split_history(trainer.state.log_history)
+    peak, kind = peak_memory_mb(plan.device)
+    return TrainOutput(
+        method="dpo", base_model=model_path, output_dir=cfg.output_dir, adapter_path=str(adapter),
+        history=history, eval_history=evals, rows=data.rows, dropped=data.dropped,
+        runtime=_runtime_info(cfg, plan, n4, trainer), notes=plan.notes, train_seconds=seconds,
+        mean_step_seconds=timer.mean(), peak_memory_mb=peak, peak_memory_kind=kind,
+    )
+
+
+def _runtime_info(cfg: TrainConfig, plan: RuntimePlan, n4: int, trainer) -> dict:
+    if cfg.dpo.precompute_ref_log_probs:
+        reference = f"precomputed ({cfg.dpo.reference})"
+    else:
+        reference = cfg.dpo.reference
+    return {
+        "device": plan.device, "optim": plan.optim, "optim_requested": cfg.dpo.optim,
+        "bf16": plan.bf16, "fp16": plan.fp16, "model_dtype": plan.model_dtype,
+        "quantization": cfg.quantization.mode, "linear4bit_layers": n4, "reference": reference,
+        "separate_ref_model_loaded": trainer.ref_model is not None,
+        "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        "global_steps": trainer.state.global_step,
+    }

@@ -1,0 +1,176 @@
+"""Recipe files: a list of steps (sft, dpo, merge, ...) with profiles that override them.
+
+A recipe is YAML::
+
+    name: neuralhermes
+    source: seed 000
+    steps:
+      - id: dpo
+        kind: dpo
+        sample: data/orca_dpo_pairs_sample.jsonl   # a local sample in the source's schema
+        config: {model: {name_or_path: teknium/OpenHermes-2.5-Mistral-7B}, data: {...}, dpo: {...}}
+      - id: merged
+        kind: merge
+        base: "@dpo"          # the base model of step dpo
+        adapters: ["@dpo"]    # the adapter step dpo trained
+    profiles:
+      smoke:
+        steps:
+          dpo: {config: {model: {name_or_path: null, tiny: {}}, ...}}
+
+The ``full`` profile is the steps as written; another profile deep-merges its overrides into
+them by step id (a ``null`` value deletes a key). ``@id`` references are resolved at run time:
+``model.name_or_path: "@merge_step"`` is that step's merged model, ``data.path: "@build_step"``
+its dataset; in a merge step ``base: "@train_step"`` is the base model that step trained and
+``adapters: ["@train_step"]`` its adapter.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from prefjudge.errors import ConfigError
+from prefjudge.train.config import config_from_dict, describe_validation_error, read_yaml
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TrainStep(_Strict):
+    id: str
+    kind: Literal["dpo", "sft"]
+    config: dict[str, Any]
+    sample: str | None = None
+    """A small local file in the source dataset's schema, mapped by ``--dry-run``."""
+
+
+class MergeStep(_Strict):
+    id: str
+    kind: Literal["merge"]
+    base: str
+    adapters: list[str] = Field(min_length=1)
+    dtype: Literal["float32", "float16", "bfloat16"] = "float16"
+    check: bool = True
+    push_to_hub: str | None = None
+
+
+class BuildTwinStep(_Strict):
+    """Seed 003: build a style-preference dataset from one's own articles (see ``llm_twin``)."""
+
+    id: str
+    kind: Literal["build_llm_twin"]
+    articles: str
+    generator: dict[str, Any]
+    min_chunk_chars: int = 1000
+    max_chunk_chars: int = 2000
+    min_chosen_chars: int = 100
+    push_to_hub: str | None = None
+
+
+Step = Annotated[Union[TrainStep, MergeStep, BuildTwinStep], Field(discriminator="kind")]
+
+
+class Recipe(_Strict):
+    name: str
+    description: str = ""
+    source: str = ""
+    steps: list[Step] = Field(min_length=1)
+    profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "Recipe":
+        ids = [s.id for s in self.steps]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"duplicate step ids: {', '.join(sorted(dup))}")
+        return self
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into a copy of ``base``; ``None`` deletes a key.
+
+    >>> deep_merge({"a": {"x": 1, "y": 2}, "b": 1}, {"a": {"y": None, "z": 3}})
+    {'a': {'x': 1, 'z': 3}, 'b': 1}
+    """
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _validate(data: dict[str, Any], where: str) -> Recipe:
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"invalid recipe {where}: {describe_validation_error(err)}") from None
+
+
+def apply_profile(raw: dict[str, Any], profile: str, where: str) -> dict[str, Any]:
+    """The raw recipe with a profile's step overrides merged in (``full`` = as written)."""
+    profiles = raw.get("profiles") or {}
+    if profile == "full" and "full" not in profiles:
+        return raw
+    if profile not in profiles:
+        raise ConfigError(f"recipe {where} has no profile {profile!r}; profiles: "
+                          f"{', '.join(['full', *sorted(p for p in profiles if p != 'full')])}")
+    overrides = profiles[profile] or {}
+    unknown = set(overrides) - {"steps", "description"}
+    if unknown:
+        raise ConfigError(f"recipe {where}: field 'profiles.{profile}.{sorted(unknown)[0]}': unknown field")
+    by_id = overrides.get("steps") or {}
+    ids = {s.get("id") for s in raw.get("steps", [])}
+    missing = set(by_id) - ids
+    if missing:
+        raise ConfigError(f"recipe {where}: profile {profile!r} overrides unknown step(s) {sorted(missing)}")
+    out = dict(raw)
+    out["steps"] = [deep_merge(s, by_id.get(s.get("id"), {})) for s in raw.get("steps", [])]
+    return out
+
+
+def load_recipe(path: str | Path, profile: str = "full") -> Recipe:
+    """Load a recipe file with a profile applied, and validate every training config in it.
+
+    Errors name the field, e.g. ``field 'steps.0.config.dpo.beta'``.
+    """
+    raw = read_yaml(path)
+    recipe = _validate(apply_profile(raw, profile, str(path)), str(path))
+    for i, step in enumerate(recipe.steps):
+        if isinstance(step, TrainStep):
+            config_from_dict(step.config, source=f"recipe {path}, step {step.id!r} (steps.{i}.config)")
+    _check_refs(recipe, str(path))
+    return recipe
+
+
+def _check_refs(recipe: Recipe, where: str) -> None:
+    """Every ``@id`` must name an earlier step."""
+    seen: set[str] = set()
+    for step in recipe.steps:
+        for ref in step_refs(step):
+            if ref[1:] not in seen:
+                raise ConfigError(f"recipe {where}: step {step.id!r} refers to {ref!r}, "
+                                  "which is not an earlier step")
+        seen.add(step.id)
+
+
+def step_refs(step: TrainStep | MergeStep | BuildTwinStep) -> list[str]:
+    if isinstance(step, MergeStep):
+        return [r for r in (step.base, *step.adapters) if is_ref(r)]
+    if isinstance(step, TrainStep):
+        model = step.config.get("model") or {}
+        data = step.config.get("data") or {}
+        return [r for r in (model.get("name_or_path"), data.get("path")) if is_ref(r)]
+    return []
+
+
+def is_ref(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("@")

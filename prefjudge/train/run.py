@@ -1,0 +1,148 @@
+"""Run a recipe (or plan it with ``dry_run``) and write ``DIR/run.json``.
+
+    from prefjudge.train import run_recipe
+    result = run_recipe("recipes/neuralhermes.yaml", profile="smoke", out="runs/nh-smoke")
+    result["train"]["history"][-1]["rewards/margins"], result["merge"]["max_abs_logit_diff"]
+
+``run.json`` holds: the recipe name and profile, the config as run (references resolved),
+every step's result under ``steps``, ``train`` (the last DPO step: history of loss and
+rewards/*), ``sft`` when there is one, ``adapter_path``, ``merged_path``, ``merge``
+(``max_abs_logit_diff``), ``dataset`` for built datasets, wall time and peak memory. A failed
+run still writes ``run.json`` with ``status: failed`` and the error.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from prefjudge.errors import ConfigError
+from prefjudge.train.config import config_from_dict
+from prefjudge.train.recipes import BuildTwinStep, MergeStep, Recipe, TrainStep, deep_merge, is_ref, load_recipe
+
+
+def default_out(name: str, profile: str) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{name}-{profile}-{stamp}"
+
+
+def _ref(outputs: dict[str, dict[str, str]], ref: str, what: str, step_id: str) -> str:
+    produced = outputs.get(ref[1:], {})
+    if what not in produced:
+        raise ConfigError(f"step {step_id!r}: {ref!r} has no {what} (it produced: {', '.join(produced) or 'nothing'})")
+    return produced[what]
+
+
+def resolve_train_config(step: TrainStep, outputs: dict[str, dict[str, str]], out: Path) -> dict[str, Any]:
+    """The step's config with ``@id`` references replaced and ``output_dir`` set."""
+    config = deep_merge(step.config, {"output_dir": str(out / step.id)})
+    model, data = config.get("model", {}), config.get("data", {})
+    if is_ref(model.get("name_or_path")):
+        model["name_or_path"] = _ref(outputs, model["name_or_path"], "merged", step.id)
+    if is_ref(data.get("path")):
+        data["path"] = _ref(outputs, data["path"], "data", step.id)
+    return config
+
+
+def _base_of(outputs: dict[str, dict[str, str]], ref: str, step_id: str) -> str:
+    produced = outputs.get(ref[1:], {})
+    return produced.get("base") or _ref(outputs, ref, "merged", step_id)
+
+
+def _run_train(step: TrainStep, state: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    from prefjudge.train.dpo import train_dpo
+    from prefjudge.train.sft import train_sft
+
+    config = resolve_train_config(step, state["outputs"], state["out"])
+    state["config"][step.id] = config
+    cfg = config_from_dict(config, source=f"step {step.id!r} config")
+    result = (train_dpo if step.kind == "dpo" else train_sft)(cfg, base_dir=base_dir)
+    state["outputs"][step.id] = {"base": result.base_model, "adapter": result.adapter_path}
+    return result.model_dump()
+
+
+def _run_merge(step: MergeStep, state: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    from prefjudge.train.merge import merge
+
+    outputs = state["outputs"]
+    base = _base_of(outputs, step.base, step.id) if is_ref(step.base) else step.base
+    adapters = [_ref(outputs, a, "adapter", step.id) if is_ref(a) else a for a in step.adapters]
+    state["config"][step.id] = {**step.model_dump(), "base": base, "adapters": adapters}
+    result = merge(base, adapters, state["out"] / step.id, dtype=step.dtype, check=step.check,
+                   push_to_hub=step.push_to_hub)
+    outputs[step.id] = {"merged": result.path, "base": base}
+    return result.model_dump()
+
+
+def _run_build_twin(step: BuildTwinStep, state: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    from prefjudge.train.llm_twin import build_llm_twin_dataset
+
+    state["config"][step.id] = step.model_dump()
+    articles = Path(step.articles)
+    result = build_llm_twin_dataset(
+        articles if articles.is_absolute() else base_dir / articles, state["out"] / step.id / "train.jsonl",
+        step.generator, min_chunk_chars=step.min_chunk_chars, max_chunk_chars=step.max_chunk_chars,
+        min_chosen_chars=step.min_chosen_chars)
+    state["outputs"][step.id] = {"data": result["path"]}
+    return result
+
+
+RUNNERS = {TrainStep: _run_train, MergeStep: _run_merge, BuildTwinStep: _run_build_twin}
+
+
+def _summary(recipe: Recipe, profile: str, path: Path, state: dict[str, Any]) -> dict[str, Any]:
+    results: dict[str, Any] = state["results"]
+    kinds = {s.id: s.kind for s in recipe.steps}
+    last = {k: [results[i] for i in results if kinds[i] == k] for k in ("dpo", "sft", "merge", "build_llm_twin")}
+    train = (last["dpo"] or last["sft"] or [None])[-1]
+    summary: dict[str, Any] = {
+        "recipe": recipe.name, "profile": profile, "recipe_path": str(path), "source": recipe.source,
+        "config": {"steps": [state["config"].get(s.id, s.model_dump()) for s in recipe.steps]},
+        "steps": results, "train": train, "adapter_path": train["adapter_path"] if train else None,
+    }
+    if last["sft"] and last["dpo"]:
+        summary["sft"] = last["sft"][-1]
+    if last["merge"]:
+        summary["merge"] = last["merge"][-1]
+        summary["merged_path"] = last["merge"][-1]["path"]
+    if last["build_llm_twin"]:
+        summary["dataset"] = last["build_llm_twin"][-1]
+    summary["notes"] = sorted({n for r in results.values() if isinstance(r, dict) for n in r.get("notes", [])})
+    return summary
+
+
+def run_recipe(path: str | Path, profile: str = "full", dry_run: bool = False, out: str | Path | None = None,
+               *, echo=print) -> dict[str, Any]:
+    """Run every step of a recipe under ``out`` and write ``out/run.json``; or, with
+    ``dry_run``, validate, map the local samples and estimate memory without training."""
+    path = Path(path)
+    recipe = load_recipe(path, profile)
+    if dry_run:
+        from prefjudge.train.plan import plan_recipe
+
+        return plan_recipe(recipe, profile, path, echo=echo)
+    from prefjudge.train.runtime import peak_memory_mb
+
+    out = Path(out) if out else default_out(recipe.name, profile)
+    out.mkdir(parents=True, exist_ok=True)
+    state: dict[str, Any] = {"out": out, "outputs": {}, "results": {}, "config": {}}
+    started, status, error = time.perf_counter(), "ok", None
+    try:
+        for step in recipe.steps:
+            echo(f"[{recipe.name}/{profile}] step {step.id} ({step.kind})")
+            state["results"][step.id] = RUNNERS[type(step)](step, state, path.parent)
+    except Exception as err:  # recorded in run.json, then re-raised
+        status, error = "failed", f"{type(err).__name__}: {err}"
+        raise
+    finally:
+        summary = _summary(recipe, profile, path, state)
+        device = (summary.get("train") or {}).get("runtime", {}).get("device", "cpu")
+        peak, kind = peak_memory_mb(device)
+        summary.update(status=status, error=error, out=str(out), wall_seconds=time.perf_counter() - started,
+                       peak_memory_mb=peak, peak_memory_kind=kind)
+        (out / "run.json").write_text(json.dumps(summary, indent=2, default=str))
+    echo(f"[{recipe.name}/{profile}] done in {summary['wall_seconds']:.1f}s: {out / 'run.json'}")
+    return summary

@@ -1,0 +1,76 @@
+"""QLoRA SFT with TRL 1.16's ``SFTTrainer`` (the first stage of the TinyLlama recipe, seed 002).
+
+The data is a conversation per row (``loader: ultrachat``), rendered with the model's chat
+template into a ``text`` column (standard format) or kept as ``messages`` (conversational).
+Settings come from ``TrainConfig.sft``; model, quantization and LoRA are shared with DPO.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from prefjudge.train.common import TrainOutput, prepare_data, split_history, step_timer, trl_common_args
+from prefjudge.train.config import TrainConfig
+from prefjudge.train.runtime import (
+    count_linear4bit, cuda_available, load_model, load_tokenizer, lora_config, peak_memory_mb, plan_runtime,
+    resolve_model_path, silence_bitsandbytes,
+)
+
+
+def build_sft_trainer(cfg: TrainConfig, *, base_dir: Path | None = None, callbacks: list | None = None):
+    """Build (but do not run) the ``SFTTrainer``; returns ``(trainer, data, plan, model path)``."""
+    silence_bitsandbytes()
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    plan = plan_runtime(cfg.sft, cfg.quantization, cfg.model, cfg.device, cuda_available())
+    model_path = resolve_model_path(cfg.model)
+    tokenizer = load_tokenizer(model_path, cfg.model)
+    data = prepare_data(cfg, "sft", cfg.sft, tokenizer, base_dir)
+    args = trl_common_args(cfg.sft, plan, cfg, Path(cfg.output_dir), bool(data.eval))
+    args.update(packing=cfg.sft.packing, dataset_text_field="text", **cfg.sft.trl_args)
+    if cfg.sft.completion_only_loss is not None:
+        args["completion_only_loss"] = cfg.sft.completion_only_loss
+    trainer = SFTTrainer(
+        model=load_model(model_path, cfg.model, cfg.quantization, plan),
+        args=SFTConfig(**args),
+        train_dataset=Dataset.from_list(data.train),
+        eval_dataset=Dataset.from_list(data.eval) if data.eval else None,
+        processing_class=tokenizer,
+        peft_config=lora_config(cfg.lora),
+        callbacks=callbacks,
+    )
+    return trainer, data, plan, model_path
+
+
+def train_sft(cfg: TrainConfig, *, base_dir: Path | None = None) -> TrainOutput:
+    """Run LoRA/QLoRA SFT from a ``TrainConfig``; save the adapter and tokenizer.
+
+    Conversations longer than ``sft.max_length`` tokens are dropped and counted in
+    ``rows["too_long"]`` rather than truncated. ``history`` has loss per logged step.
+    """
+    silence_bitsandbytes()
+    timer = step_timer()
+    trainer, data, plan, model_path = build_sft_trainer(cfg, base_dir=base_dir, callbacks=[timer])
+    n4 = count_linear4bit(trainer.model)
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    adapter = Path(cfg.output_dir) / "adapter"
+    trainer.save_model(str(adapter))
+    trainer.processing_class.save_pretrained(str(adapter))
+    history, evals = split_history(trainer.state.log_history)
+    peak, kind = peak_memory_mb(plan.device)
+    runtime = {
+        "device": plan.device, "optim": plan.optim, "optim_requested": cfg.sft.optim, "bf16": plan.bf16,
+        "fp16": plan.fp16, "model_dtype": plan.model_dtype, "quantization": cfg.quantization.mode,
+        "linear4bit_layers": n4, "global_steps": trainer.state.global_step,
+        "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+    }
+    return TrainOutput(
+        method="sft", base_model=model_path, output_dir=cfg.output_dir, adapter_path=str(adapter),
+        history=history, eval_history=evals, rows=data.rows, dropped=data.dropped, runtime=runtime,
+        notes=plan.notes, train_seconds=seconds, mean_step_seconds=timer.mean(), peak_memory_mb=peak,
+        peak_memory_kind=kind,
+    )

@@ -1,0 +1,192 @@
+"""Source-schema mapping for the recipes' datasets: one small function per source.
+
+Each loader turns a raw row of its source dataset into a ``Turns`` (prompt messages plus the
+chosen/rejected answers, or a whole conversation for SFT), or returns the reason the row is
+dropped (the seeds' filters). Formatting (chat template, standard vs conversational) is done
+afterwards by ``prefjudge.train.data``, so one mapping serves every template.
+
+>>> LOADERS["orca_dpo_pairs"].map({"system": "", "question": "2+2?", "chatgpt": "4",
+...                                "llama2-13b-chat": "5"}, {})
+Turns(prompt=[{'role': 'user', 'content': '2+2?'}], chosen='4', rejected='5', messages=None)
+>>> LOADERS["distilabel_orca"].map({"system": "s", "input": "q", "chosen": "a", "rejected": "b",
+...     "status": "tie", "chosen_score": 9, "in_gsm8k_train": False}, {})
+'status is tie'
+
+Another module (``prefjudge.curate.loaders``) may later own dataset loading; these mappings are
+kept free of I/O so they can move there unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from prefjudge.errors import InputError
+
+
+class Turns(NamedTuple):
+    """A mapped row: ``prompt`` messages + ``chosen``/``rejected`` text, or ``messages`` (SFT)."""
+
+    prompt: list[dict[str, str]] | None = None
+    chosen: str | None = None
+    rejected: str | None = None
+    messages: list[dict[str, str]] | None = None
+
+
+MapFn = Callable[[dict[str, Any], dict[str, Any]], "Turns | str"]
+
+
+@dataclass(frozen=True)
+class Loader:
+    """A named mapping from a source schema; ``kind`` is ``preference`` or ``sft``."""
+
+    name: str
+    kind: str
+    hub_id: str | None
+    map: MapFn
+    doc: str
+
+
+def _text(row: dict[str, Any], key: str) -> str:
+    value = row.get(key)
+    if not isinstance(value, str):
+        raise InputError(f"expected a string, got {type(value).__name__}", field=key)
+    return value
+
+
+def _prompt(system: str | None, user: str) -> list[dict[str, str]]:
+    msgs = [{"role": "system", "content": system}] if system else []
+    return msgs + [{"role": "user", "content": user}]
+
+
+def _first(row: dict[str, Any], *keys: str) -> str:
+    for key in keys:
+        if key in row:
+            return _text(row, key)
+    raise InputError(f"missing column; expected one of {', '.join(keys)}", field=keys[0])
+
+
+def map_orca_dpo_pairs(row: dict[str, Any], filters: dict[str, Any]) -> Turns | str:
+    """Intel/orca_dpo_pairs: system + question; chosen = chatgpt, rejected = llama2-13b-chat
+    (the Hub copy names them ``chosen``/``rejected``; both spellings are accepted)."""
+    return Turns(
+        prompt=_prompt(row.get("system") or None, _text(row, "question")),
+        chosen=_first(row, "chatgpt", "chosen"),
+        rejected=_first(row, "llama2-13b-chat", "rejected"),
+    )
+
+
+def map_distilabel_orca(row: dict[str, Any], filters: dict[str, Any]) -> Turns | str:
+    """argilla/distilabel-intel-orca-dpo-pairs with the seed-002 filters: ``status != "tie"``,
+    ``chosen_score >= min_chosen_score`` (8), ``not in_gsm8k_train``."""
+    if filters.get("drop_ties", True) and row.get("status") == "tie":
+        return "status is tie"
+    min_score = filters.get("min_chosen_score", 8)
+    score = row.get("chosen_score")
+    if min_score is not None and (score is None or score < min_score):
+        return f"chosen_score below {min_score}"
+    if filters.get("drop_gsm8k_train", True) and row.get("in_gsm8k_train"):
+        return "in gsm8k train"
+    return Turns(prompt=_prompt(row.get("system") or None, _text(row, "input")),
+                 chosen=_text(row, "chosen"), rejected=_text(row, "rejected"))
+
+
+def map_ultrachat(row: dict[str, Any], filters: dict[str, Any]) -> Turns | str:
+    """HuggingFaceH4/ultrachat_200k (SFT): the ``messages`` conversation as is."""
+    messages = row.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InputError("expected a non-empty list of {role, content}", field="messages")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or not isinstance(m.get("content"), str) or "role" not in m:
+            raise InputError(f"message {i} needs a role and a string content", field="messages")
+    return Turns(messages=[{"role": m["role"], "content": m["content"]} for m in messages])
+
+
+def llm_twin_reject_reason(chosen: str, min_chars: int = 100) -> str | None:
+    """The seed-003 filters: chosen has ``min_chars`` or more characters, starts with an
+    upper-case letter and ends in ``.``, ``!`` or ``?``.
+
+    >>> llm_twin_reject_reason("too short.")
+    'chosen shorter than 100 characters'
+    >>> llm_twin_reject_reason("A" * 120 + " ok") is None, llm_twin_reject_reason("A" * 120 + ".")
+    (False, None)
+    """
+    if len(chosen) < min_chars:
+        return f"chosen shorter than {min_chars} characters"
+    if not (chosen[0].isupper() and chosen[-1] in ".!?"):
+        return "chosen does not start upper-case and end in . ! or ?"
+    return None
+
+
+def map_llm_twin(row: dict[str, Any], filters: dict[str, Any]) -> Turns | str:
+    """mlabonne/llmtwin-dpo (prompt = instruction, chosen = extracted, rejected = generated);
+    ``filters.apply_seed_filters`` re-applies the dataset build's filters."""
+    chosen = _text(row, "chosen")
+    if filters.get("apply_seed_filters", False):
+        reason = llm_twin_reject_reason(chosen, filters.get("min_chosen_chars", 100))
+        if reason:
+            return reason
+    return Turns(prompt=_prompt(None, _text(row, "prompt")), chosen=chosen,
+                 rejected=_text(row, "rejected"))
+
+
+def map_stack_exchange(row: dict[str, Any], filters: dict[str, Any]) -> Turns | str:
+    """lvwerra/stack-exchange-paired: question; chosen = response_j, rejected = response_k."""
+    return Turns(prompt=_prompt(None, _text(row, "question")),
+                 chosen=_text(row, "response_j"), rejected=_text(row, "response_k"))
+
+
+def _as_messages(value: Any, field: str) -> list[dict[str, str]]:
+    if isinstance(value, str):
+        return [{"role": "user", "content": value}]
+    if isinstance(value, list) and all(isinstance(m, dict) and "content" in m for m in value):
+        return [{"role": m.get("role", "user"), "content": m["content"]} for m in value]
+    raise InputError("expected a string or a list of {role, content}", field=field)
+
+
+def _answer(value: Any, field: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and isinstance(value[-1], dict):
+        return str(value[-1].get("content", ""))
+    raise InputError("expected a string or a list of messages", field=field)
+
+
+def map_preference(row: dict[str, Any], filters: dict[str, Any]) -> Turns | str:
+    """Generic prompt/chosen/rejected rows (a prefjudge curated export, or any source after
+    ``data.columns`` renamed its columns); an optional ``system`` column is prepended."""
+    for key in ("prompt", "chosen", "rejected"):
+        if key not in row:
+            raise InputError("missing column (map it with data.columns)", field=key)
+    prompt = _as_messages(row["prompt"], "prompt")
+    if row.get("system") and prompt[0]["role"] != "system":
+        prompt = [{"role": "system", "content": str(row["system"])}, *prompt]
+    return Turns(prompt=prompt, chosen=_answer(row["chosen"], "chosen"),
+                 rejected=_answer(row["rejected"], "rejected"))
+
+
+LOADERS: dict[str, Loader] = {
+    loader.name: loader
+    for loader in (
+        Loader("preference", "preference", None, map_preference, "prompt/chosen/rejected columns"),
+        Loader("orca_dpo_pairs", "preference", "Intel/orca_dpo_pairs", map_orca_dpo_pairs,
+               "system, question, chatgpt, llama2-13b-chat"),
+        Loader("distilabel_orca", "preference", "argilla/distilabel-intel-orca-dpo-pairs",
+               map_distilabel_orca, "seed-002 filters: no ties, chosen_score >= 8, not in gsm8k"),
+        Loader("ultrachat", "sft", "HuggingFaceH4/ultrachat_200k", map_ultrachat, "messages"),
+        Loader("llm_twin", "preference", "mlabonne/llmtwin-dpo", map_llm_twin,
+               "prompt (instruction), chosen (extracted), rejected (generated)"),
+        Loader("stack_exchange_paired", "preference", "lvwerra/stack-exchange-paired",
+               map_stack_exchange, "question, response_j (preferred), response_k"),
+    )
+}
+
+
+def get_loader(name: str) -> Loader:
+    """Look up a loader by name, with an error listing the known ones."""
+    try:
+        return LOADERS[name]
+    except KeyError:
+        raise InputError(f"unknown loader {name!r}; known: {', '.join(sorted(LOADERS))}",
+                         field="data.loader") from None

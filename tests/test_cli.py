@@ -1,0 +1,63 @@
+"""The prefjudge command line, run as a user would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import yaml
+from typer.testing import CliRunner
+
+from prefjudge.cli import app
+from prefjudge.testing import SimJudge, SimServer, make_demo_pairs
+
+
+def test_help_lists_commands():
+    out = subprocess.run([sys.executable, "-m", "prefjudge.cli", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    for cmd in ("rank", "quickstart", "serve-sim"):
+        assert cmd in out.stdout
+
+
+def test_rank_command_writes_results(tmp_path, sim_world):
+    pairs = make_demo_pairs(12, seed=1, world=sim_world)
+    src = tmp_path / "pairs.jsonl"
+    src.write_text("\n".join(json.dumps(p) for p in pairs))
+    judges_file = tmp_path / "judges.yaml"
+    with SimServer(judges=[SimJudge(name="gpt-sim"), SimJudge(name="claude-sim")], world=sim_world) as server:
+        judges_file.write_text(yaml.safe_dump([{"model": "claude-sim", "base_url": server.base_url, "api_key": "x"}]))
+        result = CliRunner().invoke(app, [
+            "rank", str(src), "--judge", "gpt-sim", "--base-url", server.base_url, "--judges-file", str(judges_file),
+            "--order", "both", "--store", str(tmp_path / "s.db"), "--out", str(tmp_path / "ranked.parquet"),
+            "--judgments-out", str(tmp_path / "j.jsonl"),
+        ])
+        assert result.exit_code == 0, result.output
+        assert "12 pairs judged" in result.output
+        n_calls = len(server.log)
+    ranked = pd.read_parquet(tmp_path / "ranked.parquet")
+    assert len(ranked) == 12 and ranked["winner"].notna().all()
+    judgments = pd.read_json(tmp_path / "j.jsonl", lines=True)
+    assert len(judgments) == 12 * 2 * 2 == n_calls
+    assert set(judgments["judge"]) == {"gpt-sim", "claude-sim"}
+
+
+def test_rank_command_reports_bad_input(tmp_path):
+    src = tmp_path / "pairs.jsonl"
+    src.write_text(json.dumps({"prompt": "q", "response_a": "x"}) + "\n")
+    result = CliRunner().invoke(app, ["rank", str(src), "--judge", "m", "--base-url", "http://127.0.0.1:9/v1"])
+    assert result.exit_code == 2
+    assert "row 0, field 'response_b'" in result.output
+
+
+def test_trl_style_judge_interface(sim_world):
+    with SimServer(judges=[SimJudge(name="gpt-sim", noise=0.01)], world=sim_world) as server:
+        import prefjudge as pj
+
+        good, bad = "A careful, correct answer.", "wrong"
+        sim_world.register(good, quality=2.0)
+        sim_world.register(bad, quality=-2.0)
+        judge = pj.Judge("gpt-sim", base_url=server.base_url, api_key="x")
+        ranks = judge.judge(["q1", "q2"], [[good, bad], [bad, good]], shuffle_order=True)
+    assert ranks == [0, 1]

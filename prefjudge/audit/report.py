@@ -1,0 +1,89 @@
+"""AuditReport: the audit's numbers, and their JSON, Markdown and HTML renderings.
+
+Rendering is separate from statistics: every format is produced from :meth:`AuditReport.to_dict`,
+so a report saved as JSON can be rendered again later (``AuditReport.from_dict``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+
+def jsonable(v: Any) -> Any:
+    """Plain Python types only: numpy scalars become int/float/bool, NaN and infinities None."""
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+class AuditReport:
+    """Bias and agreement statistics of one or more judges (see docs/audit.md).
+
+    ``to_dict()`` layout: ``{"judges": {NAME: {...}}, "jury": {...}, "generators": {...},
+    "warnings": [...], "contested": [...], "meta": {...}}``. Every rate is
+    ``{"value", "ci": [lo, hi], "n", "reason"}``; value None comes with the reason.
+    """
+
+    def __init__(self, data: dict[str, Any]):
+        self._data = jsonable(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditReport:
+        """Rebuild a report from :meth:`to_dict` output (e.g. a saved JSON file)."""
+        return cls(data)
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self._data.get("warnings", []))
+
+    @property
+    def judges(self) -> dict[str, dict]:
+        return copy.deepcopy(self._data.get("judges", {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A deep copy of the report as plain JSON-compatible Python objects."""
+        return copy.deepcopy(self._data)
+
+    def to_json(self, path: str | Path | None = None, *, indent: int = 2) -> str:
+        """The report as JSON text; written to ``path`` too when given."""
+        text = json.dumps(self._data, indent=indent, ensure_ascii=False)
+        _write(path, text)
+        return text
+
+    def to_markdown(self, path: str | Path | None = None) -> str:
+        """Markdown tables for a README or a dataset card; written to ``path`` too when given."""
+        from .markdown import render_markdown
+
+        text = render_markdown(self._data)
+        _write(path, text)
+        return text
+
+    def to_html(self, path: str | Path | None = None) -> str:
+        """One self-contained HTML file (inline SVG plots, no JavaScript); written to ``path`` too when given."""
+        from .html import render_html
+
+        text = render_html(self._data)
+        _write(path, text)
+        return text
+
+    def __repr__(self) -> str:
+        m = self._data.get("meta", {})
+        return (f"AuditReport({m.get('n_judges')} judge(s), {m.get('n_pairs')} pairs, {m.get('n_rows')} judgments, "
+                f"{len(self._data.get('warnings', []))} warning(s))")
+
+
+def _write(path: str | Path | None, text: str) -> None:
+    if path is not None:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")

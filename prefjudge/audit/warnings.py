@@ -1,0 +1,74 @@
+"""Plain-words warnings for the biases whose 95% CI excludes the no-bias value."""
+
+from __future__ import annotations
+
+#: Warn about order consistency when even the upper end of its CI is below this.
+CONSISTENCY_FLOOR = 0.8
+#: Warn about parse failures above this share of calls.
+FAILURE_CEILING = 0.05
+#: Warn about weak agreement between judges below this Fleiss' kappa.
+KAPPA_FLOOR = 0.2
+
+
+def pct(x: float) -> str:
+    """A share as a whole percentage.
+
+    >>> pct(0.7149)
+    '71%'
+    """
+    return f"{x * 100:.0f}%"
+
+
+def ci_text(entry: dict, unit: str = "") -> str:
+    lo, hi = entry["ci"]
+    return f"95% CI {lo * 100:.0f}-{hi * 100:.0f}%, n={entry['n']}{unit}"
+
+
+def excludes(entry: dict | None, value: float) -> bool:
+    """True when the entry has a CI and ``value`` lies outside it."""
+    return bool(entry and entry.get("value") is not None and entry.get("ci") and not entry["ci"][0] <= value <= entry["ci"][1])
+
+
+def judge_warnings(name: str, e: dict, dataset: bool) -> list[str]:
+    who = "the chosen answer" if dataset else f"judge {name}"
+    out = []
+    if not dataset and e.get("parsed_rate") is not None and 1 - e["parsed_rate"] > FAILURE_CEILING:
+        out.append(f"judge {name} gave no readable verdict on {e['n'] - e['n_parsed']} of {e['n']} calls ({pct(1 - e['parsed_rate'])})")
+    if excludes(e["p_first"], 0.5):
+        out.append(f"{who} picked the answer shown first {pct(e['p_first']['value'])} of the time ({ci_text(e['p_first'])}); "
+                   "an unbiased judge stays near 50%")
+    c = e["consistency"]
+    if c.get("value") is not None and c["ci"][1] < CONSISTENCY_FLOOR:
+        out.append(f"judge {name} gave the same verdict in both orders on only {pct(c['value'])} of pairs ({ci_text(c)})")
+    verb = "was the longer answer" if dataset else "preferred the longer answer"
+    if excludes(e["p_longer"], 0.5):
+        out.append(f"{who} {verb} {pct(e['p_longer']['value'])} of the time ({ci_text(e['p_longer'])} "
+                   "verdicts on pairs whose lengths differ by more than 30 characters); no length bias would be 50%")
+    elif excludes(e.get("length_slope"), 0.0):
+        s = e["length_slope"]
+        out.append(f"{who}'s verdicts depend on answer length: logistic slope {s['value']:+.2f} on tanh(length difference / sd) "
+                   f"(95% CI {s['ci'][0]:+.2f} to {s['ci'][1]:+.2f}, n={s['n']}); no length bias would be 0")
+    if excludes(e["p_lists"], 0.5):
+        verb = "was the answer with a list" if dataset else "preferred the answer with a list"
+        out.append(f"{who} {verb} {pct(e['p_lists']['value'])} of the time ({ci_text(e['p_lists'])} "
+                   "verdicts on pairs where exactly one answer has a list); no list bias would be 50%")
+    sp = e.get("self_preference") or {}
+    if excludes(sp, 0.0):
+        lo, hi = sp["ci"]
+        out.append(f"judge {name} (family {sp['family']}) gave answers from its own family a win rate "
+                   f"{sp['value'] * 100:+.0f} points different from the {sp['reference']} on the same pairs "
+                   f"(95% CI {lo * 100:+.0f} to {hi * 100:+.0f} points, n={sp['n']} pairs); no self-preference would be 0")
+    return out
+
+
+def build_warnings(data: dict) -> list[str]:
+    """All warnings of a report dictionary, judges first, then the jury."""
+    dataset = data.get("meta", {}).get("kind") == "dataset"
+    out = [w for name, e in data["judges"].items() for w in judge_warnings(name, e, dataset)]
+    jury = data["jury"]
+    if jury.get("below_quorum"):
+        out.append(f"{jury['below_quorum']} of {jury['n']} pairs had fewer judges with a parsed verdict than the quorum and have no winner")
+    fk = jury.get("agreement", {}).get("fleiss_kappa", {})
+    if fk.get("value") is not None and fk["value"] < KAPPA_FLOOR:
+        out.append(f"the judges agree little beyond chance (Fleiss' kappa {fk['value']:.2f} over {fk['n']} pairs)")
+    return out

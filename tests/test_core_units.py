@@ -141,3 +141,33 @@ def test_judge_config_is_strict_and_keeps_secrets_out():
     assert "sk-secret" not in repr(j) and "sk-secret" not in j.model_dump_json()
     assert pj.Judge("x", template="pairwise_logprob").call_params().logprobs
     assert pj.Judge("x", template="pairwise_json").call_params().response_format["type"] == "json_schema"
+
+
+def test_cost_from_offline_price_map():
+    from prefjudge.cost import cost_usd
+
+    c = cost_usd("gpt-4o-mini", 1_000_000, 0)
+    assert c is not None and 0.01 < c < 10  # dollars per million input tokens, a known model
+    assert cost_usd("gpt-sim", 10, 10) is None  # unknown model: unknown cost, not zero
+    assert cost_usd("gpt-4o-mini", None, 10) is None
+    assert pj.Judge("gpt-4o-mini").priced and not pj.Judge("gpt-4o-mini", base_url="http://127.0.0.1:1/v1").priced
+
+
+def test_import_is_cheap():
+    import subprocess
+    import sys
+
+    code = "import sys, prefjudge, prefjudge.testing; prefjudge.Judge; prefjudge.rank_pairs; print(sorted(m for m in ('torch','transformers','trl','peft','litellm','datasets','matplotlib','bitsandbytes') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name,family", [
+    ("gpt-4o-mini", "openai"), ("o3-mini", "openai"), ("text-davinci-003", "openai"),
+    ("claude-3-opus", "anthropic"), ("meta-llama/Llama-3.1-8B-Instruct", "meta"), ("llama3:8b", "meta"),
+    ("mistralai/Mistral-7B-v0.1", "mistral"), ("Mixtral-8x7B", "mistral"), ("qwen2.5-7b-instruct", "qwen"),
+    ("gemini-1.5-pro", "google"), ("gemma-2-9b", "google"), ("vertex_ai/gemini-pro", "google"),
+    ("alpha-gen", "alpha"), ("Beta_writer", "beta"),
+])
+def test_family_inference(name, family):
+    assert pj.infer_family(name) == family

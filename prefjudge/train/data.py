@@ -68,6 +68,17 @@ def _data_files(path: Path, split: str) -> list[Path]:
     return named or files
 
 
+def _is_dataset_folder(path: Path) -> bool:
+    """A folder ``datasets.load_dataset`` reads (e.g. a prefjudge curated export)."""
+    return path.is_dir() and ((path / "README.md").is_file() or (path / "data").is_dir())
+
+
+def _read_folder(path: Path, split: str) -> list[dict[str, Any]]:
+    import datasets
+
+    return list(datasets.load_dataset(str(path), split=split))
+
+
 def _read_hub(cfg: DataConfig) -> list[dict[str, Any]]:
     """Load from the Hub, shuffled and capped the way the seeds do (``.shuffle(seed).select``)."""
     import datasets
@@ -86,12 +97,19 @@ def _read_hub(cfg: DataConfig) -> list[dict[str, Any]]:
 
 
 def read_rows(cfg: DataConfig, base_dir: Path | None = None) -> list[dict[str, Any]]:
-    """Read raw rows (local file/dir or Hub id), rename ``cfg.columns``, shuffle, cap."""
+    """Read raw rows, rename ``cfg.columns``, shuffle, cap.
+
+    ``cfg.path`` may be a file (jsonl, json, parquet, csv), a folder ``datasets.load_dataset``
+    reads (a prefjudge curated export: ``README.md`` + ``data/``), or a folder of data files.
+    """
     if cfg.path is not None:
         path = Path(cfg.path)
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
-        rows = [r for f in _data_files(path, cfg.split) for r in _read_file(f)]
+        if _is_dataset_folder(path):
+            rows = _read_folder(path, cfg.split)
+        else:
+            rows = [r for f in _data_files(path, cfg.split) for r in _read_file(f)]
         if cfg.shuffle_seed is not None:
             random.Random(cfg.shuffle_seed).shuffle(rows)
         rows = rows[: cfg.max_rows] if cfg.max_rows else rows

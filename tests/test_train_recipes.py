@@ -1,0 +1,109 @@
+"""The four seed recipes: dry runs of the full profiles offline, smoke runs end to end on CPU."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from prefjudge.train.run import run_recipe
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+FOUR = ["neuralhermes", "tinyllama_sft_dpo", "llm_twin", "qwen25_stack_exchange"]
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch, tmp_path_factory):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("PREFJUDGE_CACHE", str(tmp_path_factory.getbasetemp() / "prefjudge-cache"))
+
+
+@pytest.mark.parametrize("name", FOUR)
+def test_full_profile_dry_run(name):
+    lines: list[str] = []
+    plan = run_recipe(RECIPES / f"{name}.yaml", dry_run=True, echo=lines.append)
+    train = [s for s in plan["steps"] if s["kind"] in ("dpo", "sft")]
+    assert plan["dry_run"] and train and plan["fits_all_steps"]
+    for step in train:
+        assert step["data"]["kept"] > 0 and step["data"]["example"]
+        mem = step["memory"]
+        assert mem["total_gb"] > 1 and mem["n_params"] > 1e9 and mem["fits"]
+    assert "fits every step" in lines[0]
+
+
+def test_dry_run_shows_the_seed_specifics():
+    plan = run_recipe(RECIPES / "tinyllama_sft_dpo.yaml", dry_run=True, echo=lambda _: None)
+    sft, _, dpo, merged = plan["steps"]
+    assert dpo["data"]["filtered"] > 0 and dpo["data"]["dropped"]["status is tie"] > 0
+    assert dpo["data"]["example"]["prompt"].startswith(("<|system|>\n", "<|user|>\n"))
+    assert sft["data"]["example"]["text"].startswith("<|user|>\n")
+    assert merged["adapters"] == ["@sft", "@dpo"] and merged["base"].startswith("TinyLlama/")
+    assert dpo["memory"]["model"] == "tinyllama-1.1b"  # @sft_merged has its base's dimensions
+    nh = run_recipe(RECIPES / "neuralhermes.yaml", dry_run=True, echo=lambda _: None)["steps"][0]
+    assert nh["data"]["example"]["prompt"].endswith("<|im_start|>assistant\n")
+    assert "T4" not in nh["memory"]["fits"] and "A100-80GB" in nh["memory"]["fits"]
+    assert any("paged_adamw_32bit" in n for n in nh["on_cpu"])
+
+
+def read_run(out: Path) -> dict:
+    return json.loads((out / "run.json").read_text())
+
+
+def assert_learned(train: dict) -> None:
+    h = train["history"]
+    assert len(h) >= 3
+    assert h[-1]["rewards/margins"] > h[0]["rewards/margins"]
+    assert h[-1]["rewards/accuracies"] >= h[0]["rewards/accuracies"] and h[-1]["rewards/accuracies"] == 1.0
+
+
+def test_neuralhermes_smoke(tmp_path):
+    run_recipe(RECIPES / "neuralhermes.yaml", profile="smoke", out=tmp_path, echo=lambda _: None)
+    run = read_run(tmp_path)
+    assert run["status"] == "ok" and (run["recipe"], run["profile"]) == ("neuralhermes", "smoke")
+    assert_learned(run["train"])
+    assert run["train"]["runtime"]["linear4bit_layers"] == 14
+    assert run["merge"]["max_abs_logit_diff"] <= run["merge"]["tolerance"]
+    assert Path(run["merged_path"], "model.safetensors").exists() and Path(run["adapter_path"]).is_dir()
+    assert run["config"]["steps"][1]["adapters"] == [run["adapter_path"]]
+    assert run["wall_seconds"] > 0 and run["peak_memory_mb"] > 0
+    assert any("paged_adamw_32bit" in n for n in run["notes"])
+
+
+def test_tinyllama_smoke_chains_sft_and_dpo(tmp_path):
+    run = run_recipe(RECIPES / "tinyllama_sft_dpo.yaml", profile="smoke", out=tmp_path, echo=lambda _: None)
+    assert run["sft"]["method"] == "sft" and run["train"]["method"] == "dpo"
+    assert run["train"]["base_model"] == run["steps"]["sft_merged"]["path"]  # DPO on the merged SFT model
+    assert run["train"]["rows"]["filtered"] > 0
+    assert_learned(run["train"])
+    final = run["steps"]["merged"]
+    assert len(final["adapters"]) == 2 and final["max_abs_logit_diff"] <= final["tolerance"]
+
+
+def test_llm_twin_smoke_builds_then_trains(tmp_path):
+    run = run_recipe(RECIPES / "llm_twin.yaml", profile="smoke", out=tmp_path, echo=lambda _: None)
+    ds = run["dataset"]
+    assert ds["kept"] > 10 and ds["chunks"] > 0 and ds["kept"] + sum(ds["dropped"].values()) == ds["triples"]
+    assert run["train"]["rows"]["read"] == ds["kept"] and run["train"]["rows"]["eval"] >= 1
+    assert run["train"]["runtime"]["quantization"] == "none"
+    assert run["train"]["eval_history"] and "eval_rewards/margins" in run["train"]["eval_history"][-1]
+    assert_learned(run["train"])
+
+
+def test_qwen_smoke_conversational(tmp_path):
+    run = run_recipe(RECIPES / "qwen25_stack_exchange.yaml", profile="smoke", out=tmp_path, echo=lambda _: None)
+    assert_learned(run["train"])
+    assert run["train"]["rows"]["eval"] == 2 and run["merge"]["max_abs_logit_diff"] < 1e-4
+
+
+def test_failed_run_still_writes_run_json(tmp_path):
+    text = (RECIPES / "neuralhermes.yaml").read_text().replace(
+        "path: data/orca_dpo_pairs_sample.jsonl}", "path: data/missing.jsonl}")
+    recipe = tmp_path / "broken.yaml"
+    recipe.write_text(text)
+    (tmp_path / "data").symlink_to(RECIPES / "data")
+    with pytest.raises(Exception, match="does not exist"):
+        run_recipe(recipe, profile="smoke", out=tmp_path / "out", echo=lambda _: None)
+    run = read_run(tmp_path / "out")
+    assert run["status"] == "failed" and "missing.jsonl" in run["error"] and run["train"] is None

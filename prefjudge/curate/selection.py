@@ -1,0 +1,113 @@
+"""From comparisons to strengths, to the best and worst answer of each prompt, to preference rows."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from .rows import WORK_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .candidates import Group
+    from .rank import ResponseRanking
+
+CANDIDATE_COLUMNS = ("prompt_id", "candidate_id", "candidate", "prompt", "system", "response", "model",
+                     "strength", "se", "rank", "comparisons")
+
+
+def _outcomes_by_prompt(pairs: pd.DataFrame, outcomes: pd.DataFrame) -> dict[str, list[tuple[int, int, float, float]]]:
+    by: dict[str, list[tuple[int, int, float, float]]] = {}
+    for r in pairs.to_dict("records"):
+        oc = outcomes.loc[r["id"]] if r["id"] in outcomes.index else None
+        p = None if oc is None else oc["p_a"]
+        if p is None or p != p:
+            continue
+        by.setdefault(r["prompt_id"], []).append((int(r["cand_a"]), int(r["cand_b"]), float(p), float(oc["n_verdicts"])))
+    return by
+
+
+def candidate_table(groups: list[Group], pairs: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+    """One row per candidate: Bradley-Terry strength, standard error, rank (1 = best), comparisons."""
+    import pandas as pd
+
+    from .bt import fit_bt
+
+    by = _outcomes_by_prompt(pairs, outcomes)
+    count = pairs.groupby("prompt_id")[["cand_a", "cand_b"]].agg(list) if len(pairs) else None
+    rows = []
+    for g in groups:
+        s, se = fit_bt(len(g.responses), by.get(g.prompt_id, []))
+        order = sorted(range(len(s)), key=lambda k: (-s[k], k))
+        met = _met_counts(count, g)
+        for k, text in enumerate(g.responses):
+            rows.append({"prompt_id": g.prompt_id, "candidate_id": g.candidate_ids[k], "candidate": k, "prompt": g.prompt,
+                         "system": g.system, "response": text, "model": g.models[k], "strength": float(s[k]),
+                         "se": float(se[k]), "rank": order.index(k) + 1, "comparisons": met.get(k, 0)})
+    return pd.DataFrame(rows, columns=list(CANDIDATE_COLUMNS))
+
+
+def _met_counts(count: Any, g: Group) -> dict[int, int]:
+    if count is None or g.prompt_id not in count.index:
+        return {}
+    out: dict[int, int] = {}
+    for k in list(count.loc[g.prompt_id, "cand_a"]) + list(count.loc[g.prompt_id, "cand_b"]):
+        out[int(k)] = out.get(int(k), 0) + 1
+    return out
+
+
+def selection_table(cand: pd.DataFrame, pairs: pd.DataFrame, judgments: pd.DataFrame) -> pd.DataFrame:
+    """Per prompt: best and worst candidate (Bradley-Terry extremes), comparisons and judge calls used."""
+    import pandas as pd
+
+    prompt_of = dict(zip(pairs["id"], pairs["prompt_id"])) if len(pairs) else {}
+    calls = judgments["pair_id"].map(prompt_of).value_counts() if len(judgments) else pd.Series(dtype=int)
+    comps = pairs["prompt_id"].value_counts() if len(pairs) else pd.Series(dtype=int)
+    rows = []
+    for pid, g in cand.groupby("prompt_id", sort=False):
+        g = g.sort_values(["rank"])
+        rows.append({"prompt_id": pid, "best": int(g["candidate"].iloc[0]), "worst": int(g["candidate"].iloc[-1]),
+                     "n_candidates": len(g), "n_comparisons": int(comps.get(pid, 0)), "n_calls": int(calls.get(pid, 0))})
+    return pd.DataFrame(rows, columns=["prompt_id", "best", "worst", "n_candidates", "n_comparisons", "n_calls"])
+
+
+def preference_rows(ranking: ResponseRanking) -> pd.DataFrame:
+    """The working table of ``to_preferences``: one row per prompt, chosen = best, rejected = worst.
+
+    ``margin`` = 2 P(best beats worst) - 1 under the fitted strengths. ``agreement`` = share of the
+    parsed verdicts, over every comparison that involved the best or the worst answer, that side
+    with the candidate the strengths rank higher. ``consistent`` = every such comparison that was
+    seen in both orders got the same verdicts (None when none was).
+    """
+    import pandas as pd
+
+    cand = ranking.candidates.set_index(["prompt_id", "candidate"])
+    rows = []
+    for sel in ranking.selections.to_dict("records"):
+        pid, b, w = sel["prompt_id"], sel["best"], sel["worst"]
+        best, worst = cand.loc[(pid, b)], cand.loc[(pid, w)]
+        agree, consistent, judges = _evidence(ranking, pid, {b, w}, cand.loc[pid]["strength"].to_dict())
+        d = best["strength"] - worst["strength"]
+        rows.append({"id": pid, "prompt": best["prompt"], "system": best["system"], "chosen": best["response"],
+                     "rejected": worst["response"], "winner": "a", "margin": 2 / (1 + math.exp(-d)) - 1,
+                     "agreement": agree, "consistent": consistent, "judges": judges,
+                     "model_chosen": best["model"], "model_rejected": worst["model"],
+                     "score_chosen": float(best["strength"]), "score_rejected": float(worst["strength"]),
+                     "n_candidates": sel["n_candidates"], "n_comparisons": sel["n_comparisons"]})
+    out = pd.DataFrame(rows, columns=list(WORK_COLUMNS) + ["score_chosen", "score_rejected", "n_candidates", "n_comparisons"],
+                       dtype=object)
+    return out
+
+
+def _evidence(ranking: ResponseRanking, pid: str, ends: set[int], strength: dict[int, float]) -> tuple[Any, Any, list[str]]:
+    pairs = ranking.pairs[(ranking.pairs["prompt_id"] == pid)
+                          & (ranking.pairs["cand_a"].isin(ends) | ranking.pairs["cand_b"].isin(ends))]
+    higher = {r["id"]: ("a" if strength[int(r["cand_a"])] >= strength[int(r["cand_b"])] else "b")
+              for r in pairs.to_dict("records")}
+    j = ranking.judgments
+    j = j[j["pair_id"].isin(list(higher)) & j["winner"].notna()]
+    agree = float((j["winner"] == j["pair_id"].map(higher)).mean()) if len(j) else None
+    cons = [c for c in ranking.outcomes.reindex(list(higher))["consistent"] if c is not None and c == c]
+    consistent = all(bool(c) for c in cons) if cons else None
+    return agree, consistent, sorted(set(j["judge"].astype(str)))

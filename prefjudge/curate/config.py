@@ -1,0 +1,173 @@
+"""``CurateConfig``: the YAML file of ``prefjudge curate config.yaml``, validated by pydantic.
+
+Every model forbids unknown keys, so a typo fails loudly with the path of the bad key.
+The input is exactly one of: ``dataset`` (a known preference dataset or a local file, optionally
+re-judged), ``pairs`` (judged with ``rank_pairs``), ``candidates`` (ranked with ``rank_responses``)
+or ``prompts`` (answered by ``generators``, then ranked).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputConfig(_Strict):
+    dataset: str | None = None
+    """Hub id (Intel/orca_dpo_pairs, ...) or local file/folder of a preference dataset."""
+    schema_name: str | None = Field(None, alias="schema")
+    split: str | None = None
+    data_files: str | list[str] | None = None
+    limit: int | None = Field(None, gt=0)
+    pairs: str | None = None
+    """File of pairs (prompt, response_a, response_b) to judge."""
+    candidates: str | None = None
+    """File of candidates (prompt, response, ...) to rank."""
+    prompts: str | list[str] | None = None
+    """File with a ``prompt`` column (or a list of prompts) to answer with ``generators``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> InputConfig:
+        given = [k for k in ("dataset", "pairs", "candidates", "prompts") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of dataset, pairs, candidates, prompts (got {given or 'none'})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("dataset", "pairs", "candidates", "prompts") if getattr(self, k))
+
+
+class GenerateConfig(_Strict):
+    n: int = Field(1, ge=1)
+    temperature: float | list[float] | None = None
+    seed: int | None = 0
+    max_tokens: int | None = Field(None, gt=0)
+    system: str | None = None
+    store: str | None = None
+
+
+class JuryConfig(_Strict):
+    aggregate: str = "majority"
+    quorum: int | None = Field(None, ge=1)
+    same_family: Literal["keep", "flag", "exclude"] = "keep"
+
+
+class RankConfig(_Strict):
+    strategy: Literal["round_robin", "knockout", "adaptive"] = "adaptive"
+    order: Literal["random", "both", "fixed"] = "random"
+    seed: int = 0
+    budget: int | None = Field(None, gt=0)
+    store: str | None = None
+    rejudge: bool = False
+    """For ``dataset`` input: re-judge the pairs (chosen/rejected as a/b in random order) before curating."""
+
+
+class PreferencesConfig(_Strict):
+    min_margin: float | None = Field(None, ge=0, le=1)
+    min_agreement: float | None = Field(None, ge=0, le=1)
+    drop_ties: bool = True
+    drop_inconsistent: bool = False
+    format: Literal["standard", "conversational"] = "standard"
+    chat_template: str | None = None
+    """A built-in template name (chatml, zephyr, alpaca), a Jinja string, or a local tokenizer folder."""
+    length_balance: Literal["equal", "match"] | None = None
+    seed: int = 0
+
+
+class FiltersConfig(_Strict):
+    min_chosen_chars: int | None = Field(None, ge=0)
+    chosen_starts_upper: bool = False
+    chosen_ends_with: str | None = None
+    """Characters the chosen answer must end with, e.g. ".!?" (LLM Twin)."""
+    max_prompt_chars: int | None = Field(None, gt=0)
+    different_answers: bool = False
+    seed_filters: bool = False
+    """The seed recipe's filters for argilla/distilabel-intel-orca-dpo-pairs."""
+
+
+class DedupConfig(_Strict):
+    exact: bool = True
+    near: float | None = Field(None, gt=0, le=1)
+    keep: Literal["first", "max_margin"] = "first"
+
+
+class DecontamConfig(_Strict):
+    benchmarks: dict[str, str | list[str]]
+    """Benchmark name -> a text file (one text per line), a JSONL file (field ``text_field``) or inline texts."""
+    text_field: str = "text"
+    n: int = Field(13, ge=1)
+    fields: list[Literal["prompt", "chosen", "rejected", "system"]] = ["prompt", "chosen", "rejected"]
+
+
+class PushConfig(_Strict):
+    repo_id: str
+    private: bool = True
+
+
+class OutputConfig(_Strict):
+    dir: str
+    format: Literal["parquet", "jsonl", "disk"] = "parquet"
+    overwrite: bool = False
+    license: str = "other"
+    pretty_name: str | None = None
+    audit: bool = True
+    """Attach an audit of the judgments (when there are any) to the card."""
+
+
+class CurateConfig(_Strict):
+    input: InputConfig
+    judges: list[dict[str, Any]] = Field(default_factory=list)
+    """Judge settings (``prefjudge.Judge`` fields); API keys come from the environment."""
+    jury: JuryConfig | None = None
+    generators: list[dict[str, Any]] = Field(default_factory=list)
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    rank: RankConfig = Field(default_factory=RankConfig)
+    preferences: PreferencesConfig = Field(default_factory=PreferencesConfig)
+    filters: FiltersConfig = Field(default_factory=FiltersConfig)
+    dedup: DedupConfig | None = None
+    decontaminate: DecontamConfig | None = None
+    output: OutputConfig
+    push: PushConfig | None = None
+
+    @model_validator(mode="after")
+    def _needs(self) -> CurateConfig:
+        kind = self.input.kind
+        if kind in ("pairs", "candidates", "prompts") and not self.judges:
+            raise ValueError(f"input.{kind} needs judges")
+        if kind == "prompts" and not self.generators:
+            raise ValueError("input.prompts needs generators")
+        if kind == "dataset" and self.rank.rejudge and not self.judges:
+            raise ValueError("rank.rejudge needs judges")
+        return self
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> CurateConfig:
+        """Load and validate a YAML (or JSON) file; errors name the file and the bad keys."""
+        import yaml
+
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"no such config file: {p}")
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML ({e})") from e
+        try:
+            return cls.model_validate(data or {})
+        except ValidationError as e:
+            raise ConfigError(f"{p}: invalid curate config:\n{_errors(e)}") from e
+
+
+def _errors(e: ValidationError) -> str:
+    return "\n".join(f"  {'.'.join(str(x) for x in err['loc']) or '(top)'}: {err['msg']}" for err in e.errors())

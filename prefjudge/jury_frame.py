@@ -19,17 +19,22 @@ if TYPE_CHECKING:
 _CLASS_OBJ = np.array(CLASSES, dtype=object)
 
 
-def aggregate_frame(jury: Jury, table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any] | None]:
-    """The outcome frame of ``jury`` over a normalized judgments table, and the judge reliabilities."""
+def aggregate_frame(jury: Jury, table: pd.DataFrame, *, enc: Encoded | None = None, votes: Votes | None = None,
+                    human: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[pd.DataFrame, dict[str, Any] | None]:
+    """The outcome frame of ``jury`` over a normalized judgments table, and the judge reliabilities.
+
+    ``enc``, ``votes`` (of all rows) and ``human`` (codes, known per pair) may be passed when the
+    caller already has them.
+    """
     from .jury import same_family_rows
 
     if table.empty:
         return pd.DataFrame(columns=list(OUTCOME_COLUMNS)).rename_axis("pair_id"), None
-    enc = encode(table)
+    enc = encode(table) if enc is None else enc
     same = same_family_rows(table, jury.families) if jury.same_family != "keep" else np.zeros(enc.n_rows, dtype=bool)
     keep = ~same if jury.same_family == "exclude" else np.ones(enc.n_rows, dtype=bool)
-    votes = collapse(enc, keep)
-    human, human_known = pair_human(table["human"].to_numpy(dtype=object), enc)
+    votes = votes if votes is not None and jury.same_family != "exclude" else collapse(enc, keep)
+    human, human_known = pair_human(table["human"], enc) if human is None else human
     if callable(jury.aggregate):
         out = _custom(jury.aggregate, table, keep, enc)
     else:

@@ -24,11 +24,10 @@ CLASSES: tuple[str, str, str] = ("a", "b", "tie")
 A, B, TIE = 0, 1, 2
 #: Score for ``a`` of each class code.
 CLASS_SCORE = np.array([1.0, 0.0, 0.5])
-_CODE = {"a": A, "b": B, "tie": TIE}
 
 
 def winner_codes(values) -> tuple[np.ndarray, np.ndarray]:
-    """Map an array of ``"a"/"b"/"tie"/None`` to (codes int8, known bool).
+    """Map an array of ``"a"/"b"/"tie"/None`` to (codes int8, known bool); other values are unknown.
 
     >>> c, k = winner_codes(["a", None, "tie", "b"])
     >>> c.tolist(), k.tolist()
@@ -36,10 +35,9 @@ def winner_codes(values) -> tuple[np.ndarray, np.ndarray]:
     """
     import pandas as pd
 
-    s = pd.Series(values, dtype=object)
-    codes = s.map(_CODE)
-    known = codes.notna().to_numpy()
-    return codes.fillna(0).to_numpy(dtype=np.int8), known
+    codes = np.asarray(pd.Categorical(values, categories=list(CLASSES)).codes)
+    known = codes >= 0
+    return np.where(known, codes, 0).astype(np.int8), known
 
 
 @dataclass
@@ -79,9 +77,9 @@ def encode(df: pd.DataFrame) -> Encoded:
     pair, pair_ids = pd.factorize(df["pair_id"], sort=False)
     judge, judges = pd.factorize(df["judge"], sort=False)
     w, parsed = winner_codes(df["winner"].to_numpy())
-    order = df["order"].to_numpy(dtype=object)
-    order_known = pd.notna(order)
-    first_is_a = order == "ab"
+    order = np.asarray(pd.Categorical(df["order"], categories=["ab", "ba"]).codes)
+    order_known = order >= 0
+    first_is_a = order == 0
     soft = pd.to_numeric(df["p_a"], errors="coerce").to_numpy(dtype=float) if "p_a" in df else np.full(len(df), np.nan)
     soft = np.where(parsed, soft, np.nan)
     _, first_row = np.unique(pair, return_index=True)
@@ -190,10 +188,10 @@ def pair_human(values, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
     from .errors import InputError
 
     codes, known = winner_codes(values)
-    arr = np.asarray(values, dtype=object)
-    bad = np.flatnonzero(~known & pd.notna(arr))
+    arr = pd.Series(values)
+    bad = np.flatnonzero(~known & arr.notna().to_numpy())
     if len(bad):
-        raise InputError(f"human must be 'a', 'b', 'tie' or null, not {arr[bad[0]]!r}", row=int(bad[0]), field="human")
+        raise InputError(f"human must be 'a', 'b', 'tie' or null, not {arr.iat[bad[0]]!r}", row=int(bad[0]), field="human")
     rows = np.flatnonzero(known)
     code = np.zeros(enc.n_pairs, dtype=np.int8)
     has = np.zeros(enc.n_pairs, dtype=bool)

@@ -322,3 +322,29 @@ def test_aggregate_rejects_bad_tables():
         aggregate(pd.DataFrame({"pair_id": ["p", "q"], "judge": ["A", "A"], "winner": ["a", "A"]}))
     with pytest.raises(InputError, match="human"):
         aggregate(pd.DataFrame({"pair_id": ["p"], "judge": ["A"], "winner": ["a"], "human": ["yes"]}))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: table(VOTES),
+    lambda: table(VOTES).assign(order=["ab", "ba", None] * 5, judge_family=["x", None, ""] * 5),
+    lambda: pd.DataFrame({"pair_id": [1, 2], "judge": ["gpt-4o", "claude-3"], "winner": [None, "tie"], "extra": [1, 2]}),
+    lambda: table(VOTES).astype({"winner": "str", "judge": "str"}),
+])
+def test_fast_normalize_equals_normalize_judgments(make):
+    from prefjudge.judgments import normalize_judgments
+    from prefjudge.jury import normalize
+
+    fast, core = normalize(make()), normalize_judgments(make())
+    pd.testing.assert_frame_equal(fast, core)
+
+
+def test_fast_normalize_names_the_bad_row_like_the_core():
+    from prefjudge.judgments import normalize_judgments
+    from prefjudge.jury import normalize
+
+    bad = pd.DataFrame({"pair_id": ["p", "q", "r"], "judge": "j", "winner": ["a", "A", "b"], "order": ["ab", None, "x"]})
+    for fn in (normalize, normalize_judgments):
+        with pytest.raises(InputError, match="row 1, field 'winner'.*'A'"):
+            fn(bad)
+        with pytest.raises(InputError, match="row 2, field 'order'.*'x'"):
+            fn(bad.assign(winner="a"))

@@ -28,11 +28,12 @@ def audit_table(table: pd.DataFrame, *, outcomes: pd.DataFrame | None = None, me
     meta = dict(meta or {})
     if outcomes is None:
         from ..jury import Jury
+        from ..jury_frame import aggregate_frame
 
         jury = Jury(list(enc.judges), aggregate=rule, quorum=quorum, same_family=same_family, families=families)
-        outcomes = jury.aggregate_table(table)
+        outcomes, reliability = aggregate_frame(jury, table, enc=enc, votes=votes, human=(facts.human, facts.human_known))
         meta.setdefault("aggregate", jury.rule_name)
-        meta.setdefault("judge_reliability", jury.reliability)
+        meta.setdefault("judge_reliability", reliability)
     data = {
         "judges": judge_entries(table, enc, facts, votes, seed),
         "jury": jury_entry(table, enc, facts, votes, outcomes, meta),

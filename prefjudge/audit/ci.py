@@ -74,10 +74,17 @@ def bootstrap_clustered(values: np.ndarray, cluster: np.ndarray, *, n_boot: int 
     v = np.asarray(values, dtype=float)
     if len(v) == 0:
         return None, None
-    _, inv = np.unique(np.asarray(cluster), return_inverse=True)
-    sums = np.bincount(inv, weights=v)
-    counts = np.bincount(inv).astype(float)
-    kinds, freq = np.unique(np.column_stack([sums, counts]), axis=0, return_counts=True)
+    cluster = np.asarray(cluster)
+    if cluster.dtype.kind in "iu" and cluster.min() >= 0 and cluster.max() < 4 * len(v) + 1024:
+        counts = np.bincount(cluster).astype(float)  # dense integer ids: no sort needed
+        sums = np.bincount(cluster, weights=v)[counts > 0]
+        counts = counts[counts > 0]
+    else:
+        _, inv = np.unique(cluster, return_inverse=True)
+        sums, counts = np.bincount(inv, weights=v), np.bincount(inv).astype(float)
+    key = counts * (np.abs(sums).max() * 2 + 1) + sums  # one number per distinct (sum, count)
+    _, first, freq = np.unique(key, return_index=True, return_counts=True)
+    kinds = np.column_stack([sums[first], counts[first]])
     rng = np.random.default_rng(seed)
     n_c = len(sums)
     if len(kinds) <= max_distinct:

@@ -16,8 +16,12 @@ from ..families import infer_family
 from ..votes import Encoded, Votes, pair_human
 
 #: A line that starts, after optional spaces, with ``*``, ``•``, ``-`` or an enumerator (``1.``,
-#: ``1)``, ``a.``, ``A)``) followed by a space and text: AlpacaEval's "contains a list".
-LIST_LINE = re.compile(r"^[ \t]*(?:[*\u2022\-]|\d{1,3}[.)]|[A-Za-z][.)])[ \t]+\S", re.M)
+#: ``1)``, ``a.``, ``A)``) followed by a space and text: AlpacaEval's "contains a list". Written
+#: with explicit ASCII classes so Python's ``re`` and pyarrow's RE2 (used on Arrow text columns)
+#: match exactly the same strings.
+LIST_PATTERN = r"^[ \t]*(?:[*\u2022\-]|[0-9]{1,3}[.)]|[A-Za-z][.)])[ \t]+[^ \t\n\r\f\v]"
+LIST_LINE = re.compile(LIST_PATTERN, re.M)
+_LIST_RE2 = "(?m)" + LIST_PATTERN.replace("\\u2022", "\\x{2022}")
 #: P(prefer longer) only counts pairs whose lengths differ by more than this many characters.
 LENGTH_MARGIN = 30
 
@@ -52,39 +56,82 @@ class PairFacts:
         return self.len_a - self.len_b
 
 
-def _texts(col: pd.Series) -> pd.Series:
-    return col.where(col.map(lambda v: isinstance(v, str)), None)
+def _arrow(col: pd.Series):
+    """The column's Arrow data when it is Arrow-backed (pandas' default string dtype), else None."""
+    arr = getattr(col, "array", None)
+    if not hasattr(arr, "__arrow_array__"):
+        return None
+    import pyarrow as pa
+
+    data = arr.__arrow_array__()
+    return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
 
 
-def pair_facts(table: pd.DataFrame, enc: Encoded, families: dict[str, str] | None = None) -> PairFacts:
-    """Facts of every pair from its first row in ``table`` (and its first non-null human label)."""
-    first = table.iloc[enc.first_row]
-    ra, rb = _texts(first["response_a"]), _texts(first["response_b"])
-    known = (ra.notna() & rb.notna()).to_numpy()
-    len_a = ra.str.len().to_numpy(dtype=float, na_value=np.nan)
-    len_b = rb.str.len().to_numpy(dtype=float, na_value=np.nan)
-    list_a = ra.fillna("").str.contains(LIST_LINE).to_numpy(dtype=bool)
-    list_b = rb.fillna("").str.contains(LIST_LINE).to_numpy(dtype=bool)
-    human, human_known = pair_human(table["human"].to_numpy(dtype=object), enc)
-    instr, uniq = pd.factorize(first["prompt"].map(lambda p: p if isinstance(p, str) else str(p)))
-    return PairFacts(
-        len_a=np.where(known, len_a, np.nan), len_b=np.where(known, len_b, np.nan),
-        list_a=list_a, list_b=list_b, texts_known=known,
-        model_a=_models(first["model_a"]), model_b=_models(first["model_b"]),
-        fam_a=_families(first["model_a"], families), fam_b=_families(first["model_b"], families),
-        human=human, human_known=human_known, instruction=instr.astype(np.int64), n_instructions=max(len(uniq), 1),
-    )
+def take_rows(col: pd.Series, idx: np.ndarray) -> np.ndarray:
+    """``col`` at the sorted row positions ``idx`` as an object array (None for missing).
 
-
-def _models(col: pd.Series) -> np.ndarray:
-    out = col.to_numpy(dtype=object).copy()
+    Arrow-backed columns are taken chunk by chunk: a plain ``iloc`` on a multi-chunk Arrow text
+    column of a million rows costs seconds.
+    """
+    chunked = _arrow(col)
+    if chunked is None:
+        out = col.to_numpy(dtype=object)[idx]
+    else:
+        out = _take_chunked(chunked, idx).to_numpy(zero_copy_only=False).astype(object)
     out[pd.isna(out)] = None
     return out
 
 
-def _families(col: pd.Series, families: dict[str, str] | None) -> np.ndarray:
-    codes, models = pd.factorize(col)
-    lookup = np.array([infer_family(str(m), families) for m in models] + [None], dtype=object)
+def _take_chunked(chunked, idx: np.ndarray):
+    import pyarrow as pa
+
+    offsets = np.cumsum([0] + [len(c) for c in chunked.chunks])
+    parts = []
+    for k, chunk in enumerate(chunked.chunks):
+        lo, hi = np.searchsorted(idx, [offsets[k], offsets[k + 1]])
+        if hi > lo:
+            parts.append(chunk.take(pa.array(idx[lo:hi] - offsets[k])))
+    return pa.concat_arrays(parts) if parts else pa.array([], type=chunked.type)
+
+
+def text_stats(col: pd.Series, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(length in characters, NaN when missing; contains a list) of ``col`` at rows ``idx``."""
+    chunked = _arrow(col)
+    if chunked is not None and str(chunked.type) in ("string", "large_string"):
+        import pyarrow.compute as pc
+
+        arr = _take_chunked(chunked, idx)
+        length = pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(float)
+        lists = pc.fill_null(pc.match_substring_regex(arr, _LIST_RE2), False).to_numpy(zero_copy_only=False)
+        return np.where(np.isnan(length), np.nan, length), lists.astype(bool)
+    values = take_rows(col, idx)
+    is_text = np.array([isinstance(v, str) for v in values], dtype=bool)
+    length = np.array([len(v) if t else np.nan for v, t in zip(values, is_text)], dtype=float)
+    lists = np.array([t and LIST_LINE.search(v) is not None for v, t in zip(values, is_text)], dtype=bool)
+    return length, lists
+
+
+def pair_facts(table: pd.DataFrame, enc: Encoded, families: dict[str, str] | None = None) -> PairFacts:
+    """Facts of every pair from its first row in ``table`` (and its first non-null human label)."""
+    idx = enc.first_row
+    len_a, list_a = text_stats(table["response_a"], idx)
+    len_b, list_b = text_stats(table["response_b"], idx)
+    known = ~np.isnan(len_a) & ~np.isnan(len_b)
+    human, human_known = pair_human(table["human"], enc)
+    prompts = take_rows(table["prompt"], idx)
+    instr, uniq = pd.factorize(np.array([p if isinstance(p, str) or p is None else str(p) for p in prompts], dtype=object))
+    model_a, model_b = take_rows(table["model_a"], idx), take_rows(table["model_b"], idx)
+    return PairFacts(
+        len_a=np.where(known, len_a, np.nan), len_b=np.where(known, len_b, np.nan),
+        list_a=list_a & known, list_b=list_b & known, texts_known=known, model_a=model_a, model_b=model_b,
+        fam_a=_families(model_a, families), fam_b=_families(model_b, families),
+        human=human, human_known=human_known, instruction=instr.astype(np.int64), n_instructions=max(len(uniq), 1),
+    )
+
+
+def _families(models: np.ndarray, families: dict[str, str] | None) -> np.ndarray:
+    codes, uniq = pd.factorize(models)
+    lookup = np.array([infer_family(str(m), families) for m in uniq] + [None], dtype=object)
     return lookup[codes]
 
 

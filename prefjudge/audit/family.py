@@ -42,13 +42,13 @@ def family_preference(enc: Encoded, votes: Votes, facts: PairFacts, family: str,
     ref_side = np.where(fa, ref, 1.0 - ref)
     out = []
     for j in range(enc.n_judges):
-        sel = ok & (votes.judge == j)
-        n = int(sel.sum())
+        sel = np.flatnonzero(ok & (votes.judge == j))
+        n = len(sel)
         if n == 0:
             out.append({"value": None, "ci": None, "n": 0, "family": family, "reason": _why_none(votes, exactly_one, source, j, family)})
             continue
         d = judge_side[sel] - ref_side[sel]
-        lo, hi = bootstrap_mean(d, seed=seed)
+        lo, hi = bootstrap_mean(d, seed=seed)  # one entry per pair: resampling entries resamples pairs
         n_others, n_human = int((source[sel] == 1).sum()), int((source[sel] == 2).sum())
         out.append({
             "value": float(d.mean()), "ci": [lo, hi], "n": n, "family": family, "reason": None,

@@ -23,6 +23,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _loglik(eta: np.ndarray, y: np.ndarray) -> float:
+    """Bernoulli log-likelihood (y may be fractional)."""
     return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
 
 
@@ -35,24 +36,33 @@ class LogitFit:
     n: int
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, max_iter: int = 100, tol: float = 1e-9) -> LogitFit:
-    """Maximize sum y*eta - log(1 + e^eta) - ridge/2 |beta|^2 by Newton steps with step halving."""
+def fit_logistic(X: np.ndarray, y: np.ndarray, *, weights: np.ndarray | None = None, ridge: float = 0.0,
+                 max_iter: int = 100, tol: float = 1e-9) -> LogitFit:
+    """Maximize sum w (y eta - log(1 + e^eta)) - ridge/2 |beta|^2 by Newton steps with step halving.
+
+    ``weights`` are numbers of trials when each row aggregates several verdicts (``y`` their mean).
+    """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
     beta = np.zeros(X.shape[1])
     eye = np.eye(X.shape[1]) * ridge
-    obj = _loglik(X @ beta, y)
-    converged, it = False, 0
+
+    def objective(b: np.ndarray) -> float:
+        eta = X @ b
+        return float(np.sum(w * (y * eta - np.logaddexp(0.0, eta)))) - ridge / 2 * float(b @ b)
+
+    obj, converged, it = objective(beta), False, 0
     for it in range(1, max_iter + 1):
         p = _sigmoid(X @ beta)
-        grad = X.T @ (y - p) - ridge * beta
-        hess = (X * (p * (1 - p))[:, None]).T @ X + eye
+        grad = X.T @ (w * (y - p)) - ridge * beta
+        hess = (X * (w * p * (1 - p))[:, None]).T @ X + eye
         step = np.linalg.lstsq(hess, grad, rcond=None)[0]
         t = 1.0
-        while t > 1e-6:
+        while True:
             new = beta + t * step
-            new_obj = _loglik(X @ new, y) - ridge / 2 * float(new @ new)
-            if new_obj >= obj - 1e-12:
+            new_obj = objective(new)
+            if new_obj >= obj - 1e-12 or t < 1e-6:
                 break
             t /= 2
         beta, obj = new, new_obj
@@ -60,9 +70,8 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, max_iter: 
             converged = True
             break
     p = _sigmoid(X @ beta)
-    hess = (X * (p * (1 - p))[:, None]).T @ X + eye
-    cov = np.linalg.pinv(hess)
-    return LogitFit(beta, cov, converged and bool(np.all(np.abs(beta) < SEPARATED)), it, len(y))
+    cov = np.linalg.pinv((X * (w * p * (1 - p))[:, None]).T @ X + eye)
+    return LogitFit(beta, cov, converged and bool(np.all(np.abs(beta) < SEPARATED)), it, int(w.sum()))
 
 
 def length_feature(dlen: np.ndarray, sd: float) -> np.ndarray:
@@ -70,34 +79,33 @@ def length_feature(dlen: np.ndarray, sd: float) -> np.ndarray:
     return np.tanh(np.asarray(dlen, dtype=float) / sd)
 
 
-def length_slope(y: np.ndarray, x: np.ndarray, cluster: np.ndarray | None = None) -> dict:
-    """Slope of logit P(a wins) on ``x`` (with an intercept): {value, ci, n, reason}.
+def length_slope(y: np.ndarray, x: np.ndarray, weights: np.ndarray | None = None, *, robust: bool = False) -> dict:
+    """Slope of logit P(a wins) on ``x`` (with an intercept): {value, ci, n, reason}, Wald 95% CI.
 
-    Wald 95% CI from the cluster-robust (sandwich) covariance when ``cluster`` groups verdicts that
-    are not independent (a judge's two orders of one pair); the plain inverse Hessian otherwise.
+    Each row may aggregate ``weights`` verdicts with mean ``y`` (one judge's calls on one pair).
+    ``robust``: sandwich covariance with the rows as clusters, so verdicts within a row need not
+    be independent; otherwise the inverse Hessian.
     """
-    n = len(y)
+    n = int(len(y) if weights is None else np.sum(weights))
     if n < 10:
         return {"value": None, "ci": None, "n": n, "reason": f"too few verdicts with known lengths ({n} < 10)"}
     if np.ptp(x) == 0:
         return {"value": None, "ci": None, "n": n, "reason": "every pair has the same length difference"}
-    X = np.column_stack([np.ones(n), x])
-    fit = fit_logistic(X, y)
+    X = np.column_stack([np.ones(len(x)), x])
+    fit = fit_logistic(X, y, weights=weights)
     if not fit.converged:
         return {"value": None, "ci": None, "n": n, "reason": "the regression did not converge (verdicts separated: always a, always b, or always the longer)"}
-    cov = fit.cov if cluster is None else sandwich(X, y, fit, cluster)
+    cov = sandwich(X, y, fit, weights) if robust else fit.cov
     b, se = float(fit.coef[1]), float(np.sqrt(cov[1, 1]))
     return {"value": b, "ci": [b - Z95 * se, b + Z95 * se], "n": n, "reason": None}
 
 
-def sandwich(X: np.ndarray, y: np.ndarray, fit: LogitFit, cluster: np.ndarray) -> np.ndarray:
-    """Cluster-robust covariance H^-1 (sum_c g_c g_c^T) H^-1 * G / (G - 1) of a logistic fit."""
-    _, inv = np.unique(cluster, return_inverse=True)
-    g = len(np.unique(inv))
-    r = y - _sigmoid(X @ fit.coef)
-    scores = np.column_stack([np.bincount(inv, weights=X[:, k] * r) for k in range(X.shape[1])])
-    meat = scores.T @ scores * (g / max(g - 1, 1))
-    return fit.cov @ meat @ fit.cov
+def sandwich(X: np.ndarray, y: np.ndarray, fit: LogitFit, weights: np.ndarray | None = None) -> np.ndarray:
+    """Cluster-robust covariance H^-1 (sum_c g_c g_c^T) H^-1 * G / (G - 1), one cluster per row."""
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    scores = X * (w * (y - _sigmoid(X @ fit.coef)))[:, None]
+    g = len(y)
+    return fit.cov @ (scores.T @ scores * (g / max(g - 1, 1))) @ fit.cov
 
 
 @dataclass

@@ -103,14 +103,27 @@ def human_agreement(view: VerdictView, facts: PairFacts) -> tuple[list[dict], li
 
 
 def slopes(view: VerdictView, facts: PairFacts, sd: float | None) -> list[dict]:
-    """Per group: slope of logit P(a wins) on tanh(length difference / sd), ties counting 0.5."""
+    """Per group: slope of logit P(a wins) on tanh(length difference / sd), ties counting 0.5.
+
+    Verdicts of one cluster (a judge's calls on one pair share the length difference) are pooled
+    into one binomial row, and the CI is cluster-robust.
+    """
     if sd is None or not sd > 0:
         return [{"value": None, "ci": None, "n": 0, "reason": "the response texts are missing or all of equal length"}] * view.n_groups
     d = facts.dlen[view.pair]
     ok = view.parsed & ~np.isnan(d)
-    x = length_feature(np.nan_to_num(d), sd)
-    y = CLASS_SCORE[view.w]
-    return [length_slope(y[sel], x[sel], view.cluster[sel]) for sel in (ok & (view.group == g) for g in range(view.n_groups))]
+    c, k = view.cluster[ok], view.n_clusters
+    trials = np.bincount(c, minlength=k).astype(float)
+    wins = np.bincount(c, weights=CLASS_SCORE[view.w[ok]], minlength=k)
+    x = np.zeros(k)
+    x[c] = length_feature(d[ok], sd)
+    grp = np.full(k, -1, dtype=np.int64)
+    grp[c] = view.group[ok]
+    out = []
+    for g in range(view.n_groups):
+        sel = (grp == g) & (trials > 0)
+        out.append(length_slope(wins[sel] / trials[sel], x[sel], trials[sel], robust=True))
+    return out
 
 
 def length_sd(facts: PairFacts) -> float | None:
@@ -166,4 +179,9 @@ def _numeric(table, col: str) -> np.ndarray:
 
     if col not in table.columns:
         return np.full(len(table), np.nan)
-    return pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    s = table[col]
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        return s.to_numpy(dtype=float, na_value=np.nan)
+    if s.isna().all():
+        return np.full(len(table), np.nan)
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)

@@ -132,3 +132,14 @@ def test_bad_rows_name_row_and_field(row, field):
 def test_missing_columns_named():
     with pytest.raises(InputError, match="rejected"):
         pc.to_preferences([{"prompt": "p", "chosen": "c"}])
+
+
+def test_identical_rows_get_numbered_ids_and_user_ids_must_be_unique():
+    row = {"prompt": "p", "chosen": "c", "rejected": "r"}
+    ps = pc.to_preferences([row, dict(row), dict(row)])
+    ids = [r["id"] for r in ps]
+    assert len(set(ids)) == 3 and ids[1] == ids[0] + "-1"
+    assert len(pc.to_preferences([row, dict(row)], dedup="exact")) == 1
+    with pytest.raises(InputError, match="duplicate id 'x'") as e:
+        pc.to_preferences([{**row, "id": "x"}, {**row, "id": "x"}])
+    assert e.value.row == 1

@@ -94,6 +94,7 @@ def from_preference_table(data: Any) -> pd.DataFrame:
     df = to_frame(data)
     require_columns(df, ("prompt", "chosen", "rejected"), "preference table")
     rows = [_pref_row(i, r) for i, r in enumerate(df.to_dict("records"))]
+    _unique_derived_ids(rows, df)
     out = pd.DataFrame(rows, columns=list(WORK_COLUMNS), dtype=object)
     for c in df.columns:
         if c not in out.columns:
@@ -103,6 +104,18 @@ def from_preference_table(data: Any) -> pd.DataFrame:
         i = int(dup.idxmax())
         raise InputError(f"duplicate id {out['id'][i]!r}", row=i, field="id")
     return out
+
+
+def _unique_derived_ids(rows: list[dict], df: pd.DataFrame) -> None:
+    """Identical rows get the same content id: number the repeats (``id``, ``id-1``...) so dedup can see them."""
+    if "id" in df.columns and df["id"].notna().all():
+        return  # user ids: a repeat is an error, reported by the caller
+    seen: dict[str, int] = {}
+    for r in rows:
+        k = seen.get(r["id"], 0)
+        seen[r["id"]] = k + 1
+        if k:
+            r["id"] = f"{r['id']}-{k}"
 
 
 def _pref_row(i: int, r: dict) -> dict:

@@ -130,6 +130,13 @@ def test_self_preference_falls_back_to_human_labels():
     assert (sp["value"], sp["n"], sp["reference"]) == (0.25, 2, "human labels")
 
 
+def test_human_reference_rates(report):
+    h = report["human"]
+    # labels: p1 a (the longer, the list), p2 b (the longer), p3 a (5 chars apart; b has the list)
+    assert h["n"] == 3 and h["p_longer"]["value"] == 1.0 and h["p_longer"]["n"] == 2
+    assert h["p_lists"]["value"] == 0.5 and h["p_lists"]["n"] == 2
+
+
 def test_usage_columns(report):
     g = report["judges"]["gpt-4o"]
     assert g["tokens"] == {"prompt": 800, "completion": 80, "n": 8, "reason": None}

@@ -38,6 +38,7 @@ def audit_table(table: pd.DataFrame, *, outcomes: pd.DataFrame | None = None, me
         "judges": judge_entries(table, enc, facts, votes, seed),
         "jury": jury_entry(table, enc, facts, votes, outcomes, meta),
         "generators": generators_entry(*_outcome_codes(outcomes, enc), facts),
+        "human": human_entry(facts),
         "warnings": [],
         "contested": contested_pairs(table, enc, votes, outcomes, n_contested),
         "meta": {"kind": kind, "n_rows": enc.n_rows, "n_pairs": enc.n_pairs, "n_judges": enc.n_judges,
@@ -109,6 +110,14 @@ def jury_entry(table: pd.DataFrame, enc: Encoded, facts: PairFacts, votes: Votes
         "length_slope": slopes(view, facts, length_sd(facts))[0], "longer_by_ratio": longer_by_ratio(view, facts)[0],
         "agreement": agreement_block(enc, votes), "judge_reliability": meta.get("judge_reliability"), **use,
     }
+
+
+def human_entry(facts: PairFacts) -> dict:
+    """What the human labels themselves show: P(longer) and P(lists), the reference for the judges'."""
+    if not facts.human_known.any():
+        return {"n": 0, "reason": "no human labels"}
+    view = outcome_view(facts.human, facts.human_known)
+    return {"n": int(facts.human_known.sum()), "p_longer": p_longer(view, facts)[0], "p_lists": p_lists(view, facts)[0], "reason": None}
 
 
 def agreement_block(enc: Encoded, votes: Votes) -> dict:

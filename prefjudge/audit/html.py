@@ -81,7 +81,7 @@ def _plots_section(data: dict) -> str:
     ])
 
 
-def _jury_section(jury: dict) -> str:
+def _jury_section(jury: dict, human: dict) -> str:
     ag = jury.get("agreement") or {}
     rows = [["rule", esc(jury.get("rule"))], ["pairs", esc(jury.get("n"))], ["with a winner", esc(jury.get("n_parsed"))],
             ["below quorum", esc(jury.get("below_quorum"))],
@@ -90,6 +90,9 @@ def _jury_section(jury: dict) -> str:
             ["consistency", esc(fmt_rate(jury.get("consistency")))], ["P(longer)", esc(fmt_rate(jury.get("p_longer")))],
             ["P(lists)", esc(fmt_rate(jury.get("p_lists")))], ["human agreement", esc(fmt_rate(jury.get("human_agreement")))],
             ["Cohen's kappa vs human", esc(fmt_num(jury.get("cohen_kappa")))]]
+    if human.get("n"):
+        rows += [["human labels: P(longer)", esc(fmt_rate(human.get("p_longer")))],
+                 ["human labels: P(lists)", esc(fmt_rate(human.get("p_lists")))]]
     rel = [[esc(n), esc(fmt_num(r.get("weight"))), esc(fmt_num(r.get("accuracy"))), esc(r.get("source"))]
            for n, r in (jury.get("judge_reliability") or {}).items()]
     out = "<h2>Jury</h2>" + _table(["statistic", "value"], rows)
@@ -130,7 +133,7 @@ def render_html(data: dict) -> str:
         f"<p>{esc(m.get('n_rows'))} judgments of {esc(m.get('n_pairs'))} pairs by {esc(m.get('n_judges'))} judge(s); "
         f"source: {esc(m.get('kind'))}. Rates show the 95% CI and the count they rest on.</p>",
         f'<h2>Warnings</h2><ul class="warn">{warnings}</ul>',
-        _judges_section(data.get("judges", {})), _plots_section(data), _jury_section(data.get("jury", {})),
+        _judges_section(data.get("judges", {})), _plots_section(data), _jury_section(data.get("jury", {}), data.get("human") or {}),
         _generators_section(data.get("generators", {})), _contested_section(data.get("contested", [])),
     ])
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

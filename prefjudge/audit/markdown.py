@@ -92,6 +92,10 @@ def render_markdown(data: dict) -> str:
     parts += [f"- {md(w)}" for w in data.get("warnings", [])] or ["No significant bias found."]
     parts += ["", "## Judges", ""] + _judge_rows(data.get("judges", {}))
     parts += ["", "## Jury", ""] + _jury_lines(data.get("jury", {}))
+    human = data.get("human") or {}
+    if human.get("n"):
+        parts.append(f"- Human labels ({human['n']} pairs): P(longer) {fmt_rate(human.get('p_longer'))}; "
+                     f"P(lists) {fmt_rate(human.get('p_lists'))} (what an unbiased judge would match)")
     parts += ["", "## Generators", ""] + _generator_lines(data.get("generators", {}))
     reasons = _reasons(data.get("judges", {}))
     if reasons:

@@ -94,3 +94,23 @@ def test_curate_prompts_generate_rank_and_export_with_the_simulator(tmp_path):
     readme = (tmp_path / "out" / "README.md").read_text()
     assert "## Audit summary" in readme and "No audit was attached" not in readme
     assert "Ranking strategy: `adaptive`" in readme and (tmp_path / "out" / "audit.json").exists()
+
+
+def _doc_blocks(lang: str) -> list[str]:
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "curation.md").read_text()
+    return [b.split("```", 1)[0] for b in text.split(f"```{lang}\n")[1:]]
+
+
+def test_docs_yaml_example_is_a_valid_config(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(_doc_blocks("yaml")[0])
+    cfg = CurateConfig.from_file(path)
+    assert cfg.input.kind == "prompts" and cfg.rank.strategy == "adaptive" and cfg.push.private
+
+
+def test_docs_runnable_example_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    exec(compile(_doc_blocks("python")[0], "docs/curation.md", "exec"), {})
+    assert "num_rows" in capsys.readouterr().out and (tmp_path / "out" / "prefs" / "README.md").exists()

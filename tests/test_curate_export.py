@@ -153,3 +153,11 @@ def test_two_exports_to_folders_with_the_same_name_load_their_own_rows(tmp_path,
     b = pc.export(_prefs("conversational"), tmp_path / "b" / "prefs", format=kind)
     assert isinstance(datasets.load_dataset(str(a), split="train")[0]["prompt"], str)
     assert isinstance(datasets.load_dataset(str(b), split="train")[0]["prompt"], list)
+
+
+def test_empty_set_is_not_exported(tmp_path):
+    prefs = pc.to_preferences([{"prompt": "p", "chosen": "short", "rejected": "r"}], filters=[pc.min_chosen_chars(100)])
+    assert len(prefs) == 0 and prefs.report.n_output == 0
+    with pytest.raises(InputError, match="(?s)nothing to export.*min_chosen_chars"):
+        pc.export(prefs, tmp_path / "o")
+    assert not (tmp_path / "o").exists()

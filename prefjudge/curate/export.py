@@ -49,6 +49,9 @@ def export(prefs: Any, path: str | Path, *, format: ExportFormat = "parquet", au
     """
     out = Path(path)
     rel = data_path(format, split)
+    if len(getattr(prefs, "dataset", prefs)) == 0:
+        report = getattr(prefs, "report", None)
+        raise InputError("nothing to export: the preference set is empty" + (f"; the curation steps:\n{report}" if report else ""))
     _prepare(out, overwrite)
     pattern = write_data(prefs, out / rel, format).relative_to(out).as_posix()
     files = write_sidecars(prefs, out, audit=audit, config=config)

@@ -143,3 +143,10 @@ def test_identical_rows_get_numbered_ids_and_user_ids_must_be_unique():
     with pytest.raises(InputError, match="duplicate id 'x'") as e:
         pc.to_preferences([{**row, "id": "x"}, {**row, "id": "x"}])
     assert e.value.row == 1
+
+
+def test_preference_set_delegates_to_its_dataset():
+    ps = pc.to_preferences([{"prompt": f"p{i}", "chosen": "c", "rejected": "r"} for i in range(20)])
+    split = ps.train_test_split(test_size=0.1, seed=0)
+    assert (len(split["train"]), len(split["test"])) == (18, 2) and ps.num_rows == 20
+    assert "20 pairs from 20" in repr(ps)

@@ -5,7 +5,8 @@ together with the :class:`~prefjudge.curate.report.CurationReport` (rows each st
 and the provenance (judges, template hashes, order mode, seed, curation settings) that the
 dataset card needs. A plain ``Dataset`` cannot carry these through ``export``/``push_to_hub``
 without stuffing them into ``info.description``; the wrapper keeps them typed and explicit, and
-delegates ``len``, indexing, iteration, ``column_names`` and ``to_pandas`` to the dataset.
+delegates ``len``, indexing, iteration and every other ``Dataset`` attribute to the dataset (what
+those return, e.g. ``prefs.train_test_split(0.05)``, are plain Datasets). Trainers take ``prefs.dataset``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,12 @@ class PreferenceSet:
 
     def to_pandas(self) -> pd.DataFrame:
         return self.dataset.to_pandas()
+
+    def __getattr__(self, name: str) -> Any:
+        """Other ``Dataset`` methods (``map``, ``select``, ``train_test_split``...); they return plain Datasets."""
+        if name.startswith("__") or name in ("dataset", "report", "provenance"):
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
 
     def __repr__(self) -> str:
         return f"PreferenceSet({len(self)} pairs from {self.report.n_input}, columns={self.column_names})"

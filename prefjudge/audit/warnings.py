@@ -29,7 +29,34 @@ def excludes(entry: dict | None, value: float) -> bool:
     return bool(entry and entry.get("value") is not None and entry.get("ci") and not entry["ci"][0] <= value <= entry["ci"][1])
 
 
-def judge_warnings(name: str, e: dict, dataset: bool) -> list[str]:
+def _reference(human: dict, key: str, what: str) -> tuple[float, str]:
+    """The value a judge without this bias would show: the human labels' rate when known, else 50%."""
+    h = human.get(key) or {}
+    if h.get("value") is not None:
+        return h["value"], f"the human labels prefer it {pct(h['value'])} of the time"
+    return 0.5, f"no {what} bias would be 50%, unless such answers are truly better (compare the length-controlled win rates)"
+
+
+def _style_warnings(who: str, e: dict, human: dict, dataset: bool) -> list[str]:
+    out = []
+    ref, ref_text = _reference(human, "p_longer", "length")
+    verb = "was the longer answer" if dataset else "preferred the longer answer"
+    if excludes(e["p_longer"], ref):
+        out.append(f"{who} {verb} {pct(e['p_longer']['value'])} of the time ({ci_text(e['p_longer'])} "
+                   f"verdicts on pairs whose lengths differ by more than 30 characters); {ref_text}")
+    elif not human.get("n") and excludes(e.get("length_slope"), 0.0):
+        s = e["length_slope"]
+        out.append(f"{who}'s verdicts depend on answer length: logistic slope {s['value']:+.2f} on tanh(length difference / sd) "
+                   f"(95% CI {s['ci'][0]:+.2f} to {s['ci'][1]:+.2f}, n={s['n']}); no length bias would be 0")
+    ref, ref_text = _reference(human, "p_lists", "list")
+    if excludes(e["p_lists"], ref):
+        verb = "was the answer with a list" if dataset else "preferred the answer with a list"
+        out.append(f"{who} {verb} {pct(e['p_lists']['value'])} of the time ({ci_text(e['p_lists'])} "
+                   f"verdicts on pairs where exactly one answer has a list); {ref_text}")
+    return out
+
+
+def judge_warnings(name: str, e: dict, dataset: bool, human: dict | None = None) -> list[str]:
     who = "the chosen answer" if dataset else f"judge {name}"
     out = []
     if not dataset and e.get("parsed_rate") is not None and 1 - e["parsed_rate"] > FAILURE_CEILING:
@@ -40,18 +67,7 @@ def judge_warnings(name: str, e: dict, dataset: bool) -> list[str]:
     c = e["consistency"]
     if c.get("value") is not None and c["ci"][1] < CONSISTENCY_FLOOR:
         out.append(f"judge {name} gave the same verdict in both orders on only {pct(c['value'])} of pairs ({ci_text(c)})")
-    verb = "was the longer answer" if dataset else "preferred the longer answer"
-    if excludes(e["p_longer"], 0.5):
-        out.append(f"{who} {verb} {pct(e['p_longer']['value'])} of the time ({ci_text(e['p_longer'])} "
-                   "verdicts on pairs whose lengths differ by more than 30 characters); no length bias would be 50%")
-    elif excludes(e.get("length_slope"), 0.0):
-        s = e["length_slope"]
-        out.append(f"{who}'s verdicts depend on answer length: logistic slope {s['value']:+.2f} on tanh(length difference / sd) "
-                   f"(95% CI {s['ci'][0]:+.2f} to {s['ci'][1]:+.2f}, n={s['n']}); no length bias would be 0")
-    if excludes(e["p_lists"], 0.5):
-        verb = "was the answer with a list" if dataset else "preferred the answer with a list"
-        out.append(f"{who} {verb} {pct(e['p_lists']['value'])} of the time ({ci_text(e['p_lists'])} "
-                   "verdicts on pairs where exactly one answer has a list); no list bias would be 50%")
+    out += _style_warnings(who, e, human or {}, dataset)
     sp = e.get("self_preference") or {}
     if excludes(sp, 0.0):
         lo, hi = sp["ci"]
@@ -64,7 +80,8 @@ def judge_warnings(name: str, e: dict, dataset: bool) -> list[str]:
 def build_warnings(data: dict) -> list[str]:
     """All warnings of a report dictionary, judges first, then the jury."""
     dataset = data.get("meta", {}).get("kind") == "dataset"
-    out = [w for name, e in data["judges"].items() for w in judge_warnings(name, e, dataset)]
+    human = data.get("human") or {}
+    out = [w for name, e in data["judges"].items() for w in judge_warnings(name, e, dataset, human)]
     jury = data["jury"]
     if jury.get("below_quorum"):
         out.append(f"{jury['below_quorum']} of {jury['n']} pairs had fewer judges with a parsed verdict than the quorum and have no winner")

@@ -9,7 +9,9 @@ goes on. Finished calls are read from the store instead of being made again.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import random
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -51,7 +53,17 @@ class _Wait:
     """Retry-After when the server sent one, else exponential backoff with jitter."""
 
     def __init__(self, initial: float):
-        self._backoff = wait_exponential_jitter(initial=initial, max=30.0, jitter=initial)
+        # tenacity counts attempts from the second one here, so the backoff starts at 2 x initial
+        self._backoff = wait_exponential_jitter(initial=2 * initial, max=30.0, jitter=initial)
+
+        self._initial = initial
+
+    def first(self, exc: BaseException) -> float:
+        """The wait before the second attempt (the first one ran outside tenacity)."""
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), MAX_RETRY_AFTER_S)
+        return self._initial * (1 + random.random())
 
     def __call__(self, state) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -69,6 +81,8 @@ class Engine:
         self._backends: dict[str, Backend] = {}
         self._sems: dict[str, asyncio.Semaphore] = {}
         self._limiters: dict[str, RateLimiter] = {}
+        self._key_prefix: dict[tuple, tuple[CallParams, str]] = {}
+        self._params: dict[str, CallParams] = {}
         self.calls_made = 0
         self.calls_cached = 0
 
@@ -83,14 +97,23 @@ class Engine:
             self._limiters[slot] = RateLimiter(judge.rpm, judge.tpm)
         return self._backends[slot]
 
-    @staticmethod
-    def key(judge: Judge, messages: list[dict], params: CallParams, kind: str) -> str:
+    def key(self, judge: Judge, messages: list[dict], params: CallParams, kind: str) -> str:
         """The request hash: (backend, model, parameters, template, rendered messages)."""
-        template = judge.load_template().sha256 if kind != "generate" else None
-        return request_key({
-            "backend": judge.backend, "model": judge.model, "params": params.model_dump(mode="json"),
-            "template": template, "messages": messages, "kind": kind,
-        })
+        slot = (self._slot(judge), id(params), kind)
+        cached = self._key_prefix.get(slot)
+        if cached is None or cached[0] is not params:  # the params object is kept, so its id stays unique
+            template = judge.load_template().sha256 if kind != "generate" else None
+            prefix = json.dumps({"backend": judge.backend, "model": judge.model, "params": params.model_dump(mode="json"),
+                                 "template": template, "kind": kind}, sort_keys=True)
+            cached = self._key_prefix[slot] = (params, prefix)
+        return request_key({"call": cached[1], "messages": messages})
+
+    def params(self, judge: Judge) -> CallParams:
+        """The judge's call parameters, built once per run."""
+        slot = self._slot(judge)
+        if slot not in self._params:
+            self._params[slot] = judge.call_params()
+        return self._params[slot]
 
     async def complete(self, judge: Judge, messages: list[dict], params: CallParams, *, kind: str = "judge") -> CallOutcome:
         """One call through the cache, the judge's limits and the retry policy."""
@@ -104,17 +127,17 @@ class Engine:
         slot = self._slot(judge)
         sem, limiter = self._sems[slot], self._limiters[slot]
         est_tokens = sum(len(m.get("content") or "") for m in messages) // 4 + params.max_tokens
-        attempts = 0
+        attempts = 1
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(judge.max_retries + 1), wait=_Wait(judge.retry_wait_s),
-                retry=retry_if_exception(_is_transient), reraise=True,
-            ):
-                with attempt:
-                    attempts += 1
-                    await limiter.acquire(est_tokens)
-                    completion, latency = await self._attempt(backend, sem, judge, messages, params)
+            try:  # the first attempt runs outside tenacity: most calls need no retry, and it costs
+                await limiter.acquire(est_tokens)
+                completion, latency = await self._attempt(backend, sem, judge, messages, params)
+            except BackendError as first_error:
+                if not first_error.transient or judge.max_retries == 0:
+                    raise
+                completion, latency, attempts = await self._retry(backend, sem, limiter, judge, messages, params, est_tokens, first_error)
         except BackendError as exc:
+            attempts = getattr(exc, "attempts", attempts)
             error = f"{type(exc).__name__} after {attempts} attempt(s): {exc}"
             log.warning("call failed for good (%s, %s): %s", judge.name, kind, error)
             self.store.put_failure(key, kind=kind, model=judge.model, error=error, attempts=attempts)
@@ -125,6 +148,26 @@ class Engine:
                        request={"messages": messages, "params": params.model_dump(mode="json")},
                        completion=completion, latency_s=latency, cost_usd=cost)
         return CallOutcome(completion, None, latency, cost, False, attempts, key)
+
+    async def _retry(self, backend, sem, limiter, judge: Judge, messages, params, est_tokens: int,
+                     first_error: BackendError) -> tuple[Completion, float, int]:
+        """Attempts 2..max_retries+1 under the one tenacity policy (transient errors only)."""
+        attempts = 1
+        wait = _Wait(judge.retry_wait_s)
+        await asyncio.sleep(wait.first(first_error))
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(judge.max_retries), wait=wait,
+                retry=retry_if_exception(_is_transient), reraise=True,
+            ):
+                with attempt:
+                    attempts += 1
+                    await limiter.acquire(est_tokens)
+                    completion, latency = await self._attempt(backend, sem, judge, messages, params)
+        except BackendError as exc:
+            exc.attempts = attempts  # type: ignore[attr-defined]
+            raise
+        return completion, latency, attempts
 
     @staticmethod
     async def _attempt(backend: Backend, sem: asyncio.Semaphore, judge: Judge, messages, params) -> tuple[Completion, float]:

@@ -58,7 +58,7 @@ def resolve_judges(judges: Any, aggregate: Callable | None) -> tuple[list[Judge]
 async def judge_pair(engine: Engine, judge: Judge, pair: Pair, order: Order) -> Judgment:
     """One judgment: render in ``order``, call, parse, re-ask once if unreadable, map back to a/b."""
     messages = judge.render(pair, order)
-    params = judge.call_params()
+    params = engine.params(judge)
     out = await engine.complete(judge, messages, params)
     raw, error, verdict = None, out.error, None
     calls = [out]

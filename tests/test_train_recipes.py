@@ -13,11 +13,20 @@ RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 FOUR = ["neuralhermes", "tinyllama_sft_dpo", "llm_twin", "qwen25_stack_exchange"]
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch, tmp_path_factory):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("PREFJUDGE_CACHE", str(tmp_path_factory.getbasetemp() / "prefjudge-cache"))
+@pytest.fixture(scope="module", autouse=True)
+def offline(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("HF_DATASETS_OFFLINE", "1")
+        mp.setenv("PREFJUDGE_CACHE", str(tmp_path_factory.getbasetemp() / "prefjudge-cache"))
+        yield
+
+
+@pytest.fixture(scope="module")
+def neuralhermes(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("nh")
+    run_recipe(RECIPES / "neuralhermes.yaml", profile="smoke", out=out, echo=lambda _: None)
+    return out
 
 
 @pytest.mark.parametrize("name", FOUR)
@@ -58,9 +67,8 @@ def assert_learned(train: dict) -> None:
     assert h[-1]["rewards/accuracies"] >= h[0]["rewards/accuracies"] and h[-1]["rewards/accuracies"] == 1.0
 
 
-def test_neuralhermes_smoke(tmp_path):
-    run_recipe(RECIPES / "neuralhermes.yaml", profile="smoke", out=tmp_path, echo=lambda _: None)
-    run = read_run(tmp_path)
+def test_neuralhermes_smoke(neuralhermes):
+    run = read_run(neuralhermes)
     assert run["status"] == "ok" and (run["recipe"], run["profile"]) == ("neuralhermes", "smoke")
     assert_learned(run["train"])
     assert run["train"]["runtime"]["linear4bit_layers"] == 14
@@ -69,6 +77,31 @@ def test_neuralhermes_smoke(tmp_path):
     assert run["config"]["steps"][1]["adapters"] == [run["adapter_path"]]
     assert run["wall_seconds"] > 0 and run["peak_memory_mb"] > 0
     assert any("paged_adamw_32bit" in n for n in run["notes"])
+
+
+def test_neuralhermes_eval_shows_the_learned_preference(neuralhermes):
+    ev = read_run(neuralhermes)["eval"]
+    assert ev["simulated"] and ev["n_prompts"] == 12 and ev["outcomes"]["failed"] == 0
+    assert ev["win_rate"]["n"] == 12 and ev["win_rate"]["value"] >= 0.75 and ev["win_rate"]["ci"][0] > 0.5
+    assert ev["lc_win_rate"]["n"] == 12 and ev["lc_win_rate"]["value"] is not None
+    assert set(ev["mean_length"]) >= {"trained_chars", "base_chars", "delta_chars"}
+    saved = json.loads(Path(ev["path"]).read_text())
+    assert len(saved["answers"]) == 12 and saved["answers"][0]["trained"] != saved["answers"][0]["base"]
+
+
+def test_evaluate_is_not_one_sided(neuralhermes):
+    """Swapping the roles turns the verdicts around; a model against itself only ties."""
+    from prefjudge.train.evaluate import evaluate, simulated_jury
+
+    run = read_run(neuralhermes)
+    merged, base = run["merged_path"], run["train"]["base_model"]
+    prompts = ["Please explain recycling to a beginner.", "Please explain the heart to a beginner.",
+               "Please explain volcanoes to a beginner.", "Please explain vaccines to a beginner."]
+    with simulated_jury("prefjudge.train.scores:sample_style_score") as judges:
+        swapped = evaluate(base, merged, prompts, judges, max_new_tokens=24)
+        same = evaluate(merged, merged, prompts, judges, max_new_tokens=24)
+    assert swapped.win_rate["value"] <= 0.25
+    assert same.outcomes["a"] == same.outcomes["b"] == 0 and same.win_rate["value"] == 0.5
 
 
 def test_tinyllama_smoke_chains_sft_and_dpo(tmp_path):

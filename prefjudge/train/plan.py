@@ -14,7 +14,7 @@ from prefjudge.train import data as D
 from prefjudge.train.architectures import ModelDims, dims_for
 from prefjudge.train.config import DataConfig, TrainConfig, config_from_dict
 from prefjudge.train.memory import GPUS, estimate_memory
-from prefjudge.train.recipes import BuildTwinStep, MergeStep, Recipe, TrainStep, is_ref
+from prefjudge.train.recipes import BuildTwinStep, EvalStep, MergeStep, Recipe, TrainStep, is_ref
 from prefjudge.train.runtime import plan_runtime, resolve_model_path
 
 EXAMPLE_CHARS = 240
@@ -102,9 +102,21 @@ def _plan_step(step, recipe: Recipe, base_dir: Path) -> dict[str, Any]:
     if isinstance(step, MergeStep):
         return {"id": step.id, "kind": "merge", "base": _model_name(recipe, step.base), "adapters": step.adapters,
                 "dtype": step.dtype, "check": step.check, "push_to_hub": step.push_to_hub}
+    if isinstance(step, EvalStep):
+        prompts = base_dir / step.prompts
+        n = sum(1 for line in prompts.read_text().splitlines() if line.strip()) if prompts.is_file() else None
+        return {"id": step.id, "kind": "eval", "trained": step.trained, "base": _model_name(recipe, step.base),
+                "prompts": step.prompts, "n_prompts": n, "jury": step.jury.model_dump(), "order": step.order}
     assert isinstance(step, BuildTwinStep)
+    articles = base_dir / step.articles
+    chunks = None
+    if articles.exists():
+        from prefjudge.train.llm_twin import extract_chunks, read_articles
+
+        chunks = len(extract_chunks(read_articles(articles), step.min_chunk_chars, step.max_chunk_chars))
     return {"id": step.id, "kind": step.kind, "articles": step.articles, "generator": step.generator,
-            "chunk_chars": [step.min_chunk_chars, step.max_chunk_chars], "min_chosen_chars": step.min_chosen_chars}
+            "chunks": chunks, "chunk_chars": [step.min_chunk_chars, step.max_chunk_chars],
+            "min_chosen_chars": step.min_chosen_chars}
 
 
 def plan_recipe(recipe: Recipe, profile: str, path: Path, *, echo=print) -> dict[str, Any]:
@@ -138,7 +150,11 @@ def format_plan(plan: dict[str, Any]) -> str:
             lines.extend(f"    on CPU: {n}" for n in s["on_cpu"])
         elif s["kind"] == "merge":
             lines.append(f"    merge {', '.join(s['adapters'])} into {s['base']} ({s['dtype']}), check logits: {s['check']}")
+        elif s["kind"] == "eval":
+            jury = s["jury"]["judges_file"] or f"SIMULATED jury scoring with {s['jury']['simulated_score']}"
+            lines.append(f"    judge {s['trained']} vs {s['base']} on {s['n_prompts']} prompts from {s['prompts']} "
+                         f"({s['order']} order), jury: {jury}")
         else:
-            lines.append(f"    build from {s['articles']} with generator {s['generator'].get('kind')}")
+            lines.append(f"    build from {s['articles']} ({s['chunks']} chunks) with generator {s['generator'].get('kind')}")
     lines.append(f"fits every step: {', '.join(plan['fits_all_steps']) or 'none of the listed GPUs'}")
     return "\n".join(lines)

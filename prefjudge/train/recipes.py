@@ -22,7 +22,8 @@ The ``full`` profile is the steps as written; another profile deep-merges its ov
 them by step id (a ``null`` value deletes a key). ``@id`` references are resolved at run time:
 ``model.name_or_path: "@merge_step"`` is that step's merged model, ``data.path: "@build_step"``
 its dataset; in a merge step ``base: "@train_step"`` is the base model that step trained and
-``adapters: ["@train_step"]`` its adapter.
+``adapters: ["@train_step"]`` its adapter; in an eval step ``trained: "@merge_step"`` is the
+merged model and ``base: "@train_step"`` the base model.
 """
 
 from __future__ import annotations
@@ -72,7 +73,39 @@ class BuildTwinStep(_Strict):
     push_to_hub: str | None = None
 
 
-Step = Annotated[Union[TrainStep, MergeStep, BuildTwinStep], Field(discriminator="kind")]
+class JurySpec(_Strict):
+    """Real judges from a YAML file (a list of ``prefjudge.Judge`` settings, or ``judges:``), or a
+    SIMULATED jury whose latent quality is ``simulated_score`` (a ``module:function``)."""
+
+    judges_file: str | None = None
+    simulated_score: str | None = None
+    noise: float = 0.3
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "JurySpec":
+        if (self.judges_file is None) == (self.simulated_score is None):
+            raise ValueError("set exactly one of judges_file or simulated_score")
+        return self
+
+
+class EvalStep(_Strict):
+    """Answers of the trained and base models on held-out prompts, judged with random order."""
+
+    id: str
+    kind: Literal["eval"]
+    trained: str
+    base: str
+    prompts: str
+    prompt_field: str = "prompt"
+    max_prompts: int | None = Field(default=None, gt=0)
+    max_new_tokens: int = Field(default=128, gt=0)
+    chat_template: str | None = None
+    order: Literal["random", "both", "fixed"] = "random"
+    seed: int = 0
+    jury: JurySpec
+
+
+Step = Annotated[Union[TrainStep, MergeStep, BuildTwinStep, EvalStep], Field(discriminator="kind")]
 
 
 class Recipe(_Strict):
@@ -162,9 +195,11 @@ def _check_refs(recipe: Recipe, where: str) -> None:
         seen.add(step.id)
 
 
-def step_refs(step: TrainStep | MergeStep | BuildTwinStep) -> list[str]:
+def step_refs(step: TrainStep | MergeStep | BuildTwinStep | EvalStep) -> list[str]:
     if isinstance(step, MergeStep):
         return [r for r in (step.base, *step.adapters) if is_ref(r)]
+    if isinstance(step, EvalStep):
+        return [r for r in (step.trained, step.base) if is_ref(r)]
     if isinstance(step, TrainStep):
         model = step.config.get("model") or {}
         data = step.config.get("data") or {}

@@ -7,21 +7,26 @@
 ``run.json`` holds: the recipe name and profile, the config as run (references resolved),
 every step's result under ``steps``, ``train`` (the last DPO step: history of loss and
 rewards/*), ``sft`` when there is one, ``adapter_path``, ``merged_path``, ``merge``
-(``max_abs_logit_diff``), ``dataset`` for built datasets, wall time and peak memory. A failed
+(``max_abs_logit_diff``), ``dataset`` for built datasets, ``eval`` (win_rate with ci and n,
+lc_win_rate, mean answer lengths of base and trained), wall time and peak memory. A failed
 run still writes ``run.json`` with ``status: failed`` and the error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from prefjudge.errors import ConfigError
 from prefjudge.train.config import config_from_dict
-from prefjudge.train.recipes import BuildTwinStep, MergeStep, Recipe, TrainStep, deep_merge, is_ref, load_recipe
+from prefjudge.train.recipes import (
+    BuildTwinStep, EvalStep, JurySpec, MergeStep, Recipe, TrainStep, deep_merge, is_ref, load_recipe,
+)
 
 
 def default_out(name: str, profile: str) -> Path:
@@ -90,13 +95,74 @@ def _run_build_twin(step: BuildTwinStep, state: dict[str, Any], base_dir: Path) 
     return result
 
 
-RUNNERS = {TrainStep: _run_train, MergeStep: _run_merge, BuildTwinStep: _run_build_twin}
+def read_prompts(path: Path, field: str, limit: int | None) -> list:
+    """Held-out prompts from a JSONL/JSON/parquet/CSV file (``field``: a string or messages)."""
+    from prefjudge.train.config import DataConfig
+    from prefjudge.train.data import read_rows
+
+    rows = read_rows(DataConfig(path=str(path), max_rows=limit))
+    missing = [i for i, r in enumerate(rows) if field not in r]
+    if missing:
+        raise ConfigError(f"{path}: row {missing[0]} has no field {field!r} (set prompt_field)")
+    return [r[field] for r in rows]
+
+
+def load_judges(path: Path) -> list:
+    """A YAML list of ``prefjudge.Judge`` settings (or a mapping with ``judges:``)."""
+    from prefjudge.judge import Judge
+    from prefjudge.train.config import read_yaml
+
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        import yaml
+
+        data = yaml.safe_load(path.read_text())
+    else:
+        data = read_yaml(path)
+    items = data.get("judges") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise ConfigError(f"{path}: expected a list of judges (or a 'judges:' key)")
+    return [Judge(**item) for item in items]
+
+
+@contextlib.contextmanager
+def _jury(spec: JurySpec, base_dir: Path) -> Iterator[list]:
+    if spec.simulated_score is not None:
+        from prefjudge.train.evaluate import simulated_jury
+
+        with simulated_jury(spec.simulated_score, noise=spec.noise) as judges:
+            yield judges
+        return
+    path = Path(spec.judges_file or "")
+    yield load_judges(path if path.is_absolute() else base_dir / path)
+
+
+def _run_eval(step: EvalStep, state: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    from prefjudge.train.evaluate import evaluate
+
+    outputs = state["outputs"]
+    trained = _ref(outputs, step.trained, "merged", step.id) if is_ref(step.trained) else step.trained
+    base = _base_of(outputs, step.base, step.id) if is_ref(step.base) else step.base
+    state["config"][step.id] = {**step.model_dump(), "trained": trained, "base": base}
+    path = Path(step.prompts)
+    prompts = read_prompts(path if path.is_absolute() else base_dir / path, step.prompt_field, step.max_prompts)
+    with _jury(step.jury, base_dir) as judges:
+        result = evaluate(trained, base, prompts, judges, order=step.order, seed=step.seed,
+                          max_new_tokens=step.max_new_tokens, chat_template=step.chat_template,
+                          store=str(state["out"] / step.id / "store.db"))
+    path = result.save(state["out"] / step.id)
+    summary = result.model_dump(exclude={"answers"})
+    summary.update(path=str(path), simulated=step.jury.simulated_score is not None)
+    return summary
+
+
+RUNNERS = {TrainStep: _run_train, MergeStep: _run_merge, BuildTwinStep: _run_build_twin, EvalStep: _run_eval}
 
 
 def _summary(recipe: Recipe, profile: str, path: Path, state: dict[str, Any]) -> dict[str, Any]:
     results: dict[str, Any] = state["results"]
     kinds = {s.id: s.kind for s in recipe.steps}
-    last = {k: [results[i] for i in results if kinds[i] == k] for k in ("dpo", "sft", "merge", "build_llm_twin")}
+    last = {k: [results[i] for i in results if kinds[i] == k]
+            for k in ("dpo", "sft", "merge", "build_llm_twin", "eval")}
     train = (last["dpo"] or last["sft"] or [None])[-1]
     summary: dict[str, Any] = {
         "recipe": recipe.name, "profile": profile, "recipe_path": str(path), "source": recipe.source,
@@ -110,6 +176,8 @@ def _summary(recipe: Recipe, profile: str, path: Path, state: dict[str, Any]) ->
         summary["merged_path"] = last["merge"][-1]["path"]
     if last["build_llm_twin"]:
         summary["dataset"] = last["build_llm_twin"][-1]
+    if last["eval"]:
+        summary["eval"] = last["eval"][-1]
     summary["notes"] = sorted({n for r in results.values() if isinstance(r, dict) for n in r.get("notes", [])})
     return summary
 

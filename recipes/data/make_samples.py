@@ -98,4 +98,7 @@ for a in range(3):
                  "platform": "blog", "author_id": "a1", "author_full_name": "Sample Author",
                  "link": f"https://example.org/post/{a}"})
 (out / "llm_twin_articles.json").write_text(json.dumps({"artifact_data": arts}, indent=1))
+# 7. held-out evaluation prompts (same topics, a phrasing the training samples do not use)
+rows = [{"prompt": f"Please explain {t} to a beginner."} for t, _ in TOPICS]
+(out / "eval_prompts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 print("ok")

@@ -146,3 +146,18 @@ def test_bad_strategy_budget_and_generate_arguments():
         generate(["p", ""], [judge])
     with pytest.raises(InputError, match="unique"):
         generate(["p"], [judge, judge])
+
+
+def test_a_loaded_dataset_can_be_rejudged_and_audited():
+    from prefjudge.audit import audit
+    from prefjudge.testing import make_demo_pairs
+
+    world = SimWorld()
+    demo = make_demo_pairs(40, seed=2, world=world)
+    rows = [{"prompt": p["prompt"], "chosen": p["response_a"] if p["quality_a"] > p["quality_b"] else p["response_b"],
+             "rejected": p["response_b"] if p["quality_a"] > p["quality_b"] else p["response_a"]} for p in demo]
+    ds = pc.load_preferences(rows)
+    with SimServer(judges=[SimJudge(name="gpt-sim", noise=0.2)], world=world) as server:
+        result = pj.rank_pairs(pc.to_pairs(ds, seed=0), judges=_client(server, "gpt-sim"), order="both", progress=False)
+    human = audit(result).to_dict()["judges"]["gpt-sim"]["human_agreement"]
+    assert human["n"] == 80 and human["value"] > 0.9  # the judge agrees with the dataset's labels

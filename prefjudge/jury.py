@@ -105,49 +105,10 @@ class Jury(BaseModel):
 
 
 def normalize(judgments: Any, families: dict[str, str] | None = None) -> pd.DataFrame:
-    """:func:`~prefjudge.judgments.normalize_judgments` with the same result, vectorized.
+    """The normalized judgments table (see :func:`prefjudge.judgments.normalize_judgments`)."""
+    from .judgments import normalize_judgments
 
-    Values are checked with ``isin`` and families inferred once per judge, so a million rows take a
-    fraction of a second (the row-by-row original takes seconds). Raises :class:`InputError`
-    naming the first bad row and field.
-    """
-    import numpy as np
-    import pandas as pd
-
-    from .families import infer_family
-    from .judgments import _to_frame
-    from .types import JUDGMENT_COLUMNS, REQUIRED_JUDGMENT_COLUMNS
-
-    df = _to_frame(judgments)
-    missing = [c for c in REQUIRED_JUDGMENT_COLUMNS if c not in df.columns]
-    if missing:
-        raise InputError(f"judgments table lacks required column(s) {missing}; it has {list(df.columns)}", field=missing[0])
-    df = df.copy(deep=False)  # columns are replaced, never changed in place
-    for col in JUDGMENT_COLUMNS:
-        if col not in df.columns:
-            df[col] = None
-    first_bad = []
-    for col, allowed, what in (("winner", ("a", "b", "tie"), "'a', 'b', 'tie' or null"), ("order", ("ab", "ba"), "'ab', 'ba' or null")):
-        df[col] = df[col].astype(object).where(df[col].notna(), None)
-        bad = np.flatnonzero(~(df[col].isin(allowed) | df[col].isna()).to_numpy())
-        if len(bad):
-            first_bad.append((int(bad[0]), col, what))
-    if first_bad:
-        row, col, what = min(first_bad, key=lambda b: b[0])  # the first bad row; winner before order
-        raise InputError(f"{col} must be {what}, not {df[col].iat[row]!r}", row=row, field=col)
-    df["pair_id"] = df["pair_id"].astype(str)
-    df["judge"] = df["judge"].astype(str)
-    raw = df["judge_family"]
-    if isinstance(raw.dtype, pd.StringDtype):
-        given = (raw.notna() & raw.ne("")).fillna(False).astype(bool)
-    else:
-        given = raw.map(lambda f: isinstance(f, str) and bool(f)).astype(bool)
-    if not given.all():
-        codes, names = pd.factorize(df["judge"])
-        inferred = np.array([infer_family(j, families) for j in names] + [None], dtype=object)[codes]
-        df["judge_family"] = np.where(given.to_numpy(), raw.to_numpy(dtype=object), inferred)
-    extra = [c for c in df.columns if c not in JUDGMENT_COLUMNS]
-    return df[list(JUDGMENT_COLUMNS) + extra].reset_index(drop=True)
+    return normalize_judgments(judgments, families=families)
 
 
 def same_family_rows(table: pd.DataFrame, families: dict[str, str] | None = None) -> np.ndarray:

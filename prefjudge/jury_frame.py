@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .aggregate import OUTCOME_COLUMNS
+from .majority import OUTCOME_COLUMNS
 from .agreement import agreement_share
 from .errors import ConfigError, InputError
 from .jury_rules import BUILTIN, RuleInput, RuleOutput

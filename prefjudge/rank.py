@@ -7,7 +7,7 @@ import concurrent.futures
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .aggregate import majority
+from .majority import majority
 from .engine import Engine
 from .errors import InputError
 from .judge import REASK, Judge, display_orders, to_original

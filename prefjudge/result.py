@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .aggregate import OUTCOME_COLUMNS
+from .majority import OUTCOME_COLUMNS
 from .types import RESULT_COLUMNS
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ class RankResult:
     ``pairs``: one row per input pair (id, prompt, response_a, response_b, system, model_a,
     model_b, human, identical, plus any extra input columns).
     ``judgments``: the judgments table, one row per judge call.
-    ``outcomes``: per-pair aggregate indexed by pair id (see :mod:`prefjudge.aggregate`).
+    ``outcomes``: per-pair aggregate indexed by pair id (see :mod:`prefjudge.majority`).
     ``meta``: provenance (judges, template hashes, order mode, seed, aggregation rule...).
     """
 

@@ -183,3 +183,14 @@ def test_llm_twin_style_table_round_trip():
     rows = [{"prompt": "Write about tea.", "chosen": LONG_OK, "rejected": "Tea is a drink"}]
     ds = pc.load_preferences(rows)
     assert ds[0]["chosen"] == LONG_OK and ds[0]["model_chosen"] is None
+
+
+def test_card_names_the_source_of_a_loaded_dataset(tmp_path):
+    from prefjudge.curate.card import build_card
+
+    path = _write(tmp_path, "orca", ORCA, "parquet")
+    prefs = pc.to_preferences(pc.load_preferences(str(path)))
+    assert prefs.provenance["source"] == f"{path} (schema orca_dpo_pairs)"
+    text = str(build_card(prefs))
+    assert f"- Source: `{path} (schema orca_dpo_pairs)`" in text and "labels came with the source data" in text
+    assert pc.to_preferences(prefs).provenance["source"] == prefs.provenance["source"]  # re-curating keeps it

@@ -49,6 +49,8 @@ HUB_IDS: dict[str, tuple[str, str]] = {
     "argilla/ultrafeedback-binarized-preferences-cleaned": ("ultrafeedback_binarized", "train"),
     "mlabonne/orpo-dpo-mix-40k": ("orpo_dpo_mix", "train"),
 }
+#: ``info.description`` of a loaded dataset starts with this; ``to_preferences`` records the rest as the source.
+SOURCE_PREFIX = "prefjudge source: "
 _ORCA_CHOSEN_MODEL, _ORCA_REJECTED_MODEL = "chatgpt", "llama-2-13b-chat"
 _HH_TURN = re.compile(r"\n\n(Human|Assistant):[ ]?")
 
@@ -204,7 +206,7 @@ def load_preferences(source: Any, *, schema: str | None = None, split: str | Non
         raise InputError(f"unknown schema {name!r}; known: {sorted(SCHEMAS)}", field="schema")
     rows = _map_rows(records, SCHEMAS[name], on_error, name)
     ds = datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict({k: [] for k in ("prompt", "chosen", "rejected")})
-    ds.info.description = f"prefjudge: {source if isinstance(source, str) else type(source).__name__} ({name})"
+    ds.info.description = f"{SOURCE_PREFIX}{source if isinstance(source, (str, Path)) else type(source).__name__} (schema {name})"
     return ds
 
 

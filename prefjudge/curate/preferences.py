@@ -104,7 +104,19 @@ def to_preferences(
     settings = {"min_margin": min_margin, "min_agreement": min_agreement, "drop_ties": drop_ties,
                 "drop_inconsistent": drop_inconsistent, "format": format, "seed": seed,
                 "length_balance": length_balance if isinstance(length_balance, (str, type(None))) else dict(length_balance)}
-    return PreferenceSet(ds, report, {**dict(getattr(ranked, "meta", None) or {}), "curation": settings})
+    return PreferenceSet(ds, report, {**_provenance(ranked), "curation": settings})
+
+
+def _provenance(ranked: Any) -> dict[str, Any]:
+    """The judging run's meta, or the source of a loaded dataset, or what a re-curated set recorded."""
+    from .loaders import SOURCE_PREFIX
+
+    if isinstance(getattr(ranked, "provenance", None), dict):
+        return {k: v for k, v in ranked.provenance.items() if k != "curation"}
+    if isinstance(getattr(ranked, "meta", None), dict):
+        return dict(ranked.meta)
+    desc = getattr(getattr(ranked, "info", None), "description", None) or ""
+    return {"source": desc[len(SOURCE_PREFIX):]} if desc.startswith(SOURCE_PREFIX) else {}
 
 
 def _select(df: pd.DataFrame, report: CurationReport, min_margin: float | None, min_agreement: float | None,

@@ -136,23 +136,29 @@ def _jury(spec: JurySpec, base_dir: Path) -> Iterator[list]:
     yield load_judges(path if path.is_absolute() else base_dir / path)
 
 
-def _run_eval(step: EvalStep, state: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+def run_eval(step: EvalStep, trained: str, base: str, out: Path, base_dir: Path) -> dict[str, Any]:
+    """Evaluate ``trained`` against ``base`` as ``step`` says; write ``out/eval.json``."""
     from prefjudge.train.evaluate import evaluate
 
+    path = Path(step.prompts)
+    prompts = read_prompts(path if path.is_absolute() else base_dir / path, step.prompt_field, step.max_prompts)
+    out.mkdir(parents=True, exist_ok=True)
+    with _jury(step.jury, base_dir) as judges:
+        result = evaluate(trained, base, prompts, judges, order=step.order, seed=step.seed,
+                          max_new_tokens=step.max_new_tokens, chat_template=step.chat_template,
+                          store=str(out / "store.db"))
+    saved = result.save(out)
+    summary = result.model_dump(exclude={"answers"})
+    summary.update(path=str(saved), simulated=step.jury.simulated_score is not None)
+    return summary
+
+
+def _run_eval(step: EvalStep, state: dict[str, Any], base_dir: Path) -> dict[str, Any]:
     outputs = state["outputs"]
     trained = _ref(outputs, step.trained, "merged", step.id) if is_ref(step.trained) else step.trained
     base = _base_of(outputs, step.base, step.id) if is_ref(step.base) else step.base
     state["config"][step.id] = {**step.model_dump(), "trained": trained, "base": base}
-    path = Path(step.prompts)
-    prompts = read_prompts(path if path.is_absolute() else base_dir / path, step.prompt_field, step.max_prompts)
-    with _jury(step.jury, base_dir) as judges:
-        result = evaluate(trained, base, prompts, judges, order=step.order, seed=step.seed,
-                          max_new_tokens=step.max_new_tokens, chat_template=step.chat_template,
-                          store=str(state["out"] / step.id / "store.db"))
-    path = result.save(state["out"] / step.id)
-    summary = result.model_dump(exclude={"answers"})
-    summary.update(path=str(path), simulated=step.jury.simulated_score is not None)
-    return summary
+    return run_eval(step, trained, base, state["out"] / step.id, base_dir)
 
 
 RUNNERS = {TrainStep: _run_train, MergeStep: _run_merge, BuildTwinStep: _run_build_twin, EvalStep: _run_eval}

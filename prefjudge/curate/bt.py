@@ -24,10 +24,21 @@ Outcome = tuple[int, int, float, float]
 
 
 def fit_bt(n: int, outcomes: Sequence[Outcome], ridge: float = 0.1, iters: int = 50) -> tuple[np.ndarray, np.ndarray]:
-    """Strengths (mean zero up to the ridge) and their standard errors for ``n`` items."""
+    """Strengths (mean zero) and their standard errors for ``n`` items."""
+    s, cov = fit_bt_cov(n, outcomes, ridge, iters)
+    return s, np.sqrt(np.clip(np.diag(cov), 0, None))
+
+
+def fit_bt_cov(n: int, outcomes: Sequence[Outcome], ridge: float = 0.1, iters: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """Strengths and their covariance, projected on mean-zero strengths.
+
+    Only differences of strengths are identified; a common shift is fixed by the ridge alone and
+    would put about ``1 / (ridge n)`` of meaningless variance on every strength. The projection
+    removes it, so the standard errors reflect what the comparisons tell.
+    """
     s = np.zeros(n)
     if n == 0:
-        return s, s.copy()
+        return s, np.zeros((0, 0))
     obs = [(i, j, y, w) for i, j, y, w in outcomes if w > 0]
     ii = np.array([o[0] for o in obs], dtype=int)
     jj = np.array([o[1] for o in obs], dtype=int)
@@ -40,8 +51,8 @@ def fit_bt(n: int, outcomes: Sequence[Outcome], ridge: float = 0.1, iters: int =
         if np.abs(step).max() < 1e-10:
             break
     _, hess = _derivatives(s, ii, jj, y, w, ridge)
-    se = np.sqrt(np.clip(np.diag(np.linalg.inv(hess)), 0, None))
-    return s, se
+    center = np.eye(n) - 1.0 / n
+    return s, center @ np.linalg.inv(hess) @ center
 
 
 def _derivatives(s, ii, jj, y, w, ridge):

@@ -157,7 +157,7 @@ class Adaptive(_Base):
     """Random matching, then each round the one comparison that makes the best and worst most certain.
 
     Before each round, ``samples`` completions of the full round robin are drawn: strengths from
-    the Bradley-Terry fit (mean and standard error), and for every comparison not made yet the
+    the Bradley-Terry fit (estimate and covariance), and for every comparison not made yet the
     share of ``m`` verdicts won, Binomial(m, P(i beats j)) / m, with m the usual number of
     verdicts per comparison. Each completion names a best and a worst answer (by total score,
     which orders a complete round robin as Bradley-Terry does). The comparison chosen is the
@@ -198,12 +198,12 @@ class Adaptive(_Base):
         """(sampled outcomes, shape samples x pairs; (best, worst) code of each sample)."""
         import numpy as np
 
-        from .bt import fit_bt
+        from .bt import fit_bt_cov
 
         obs = self.bt_outcomes()
-        s, se = fit_bt(self.n, obs)
+        s, cov = fit_bt_cov(self.n, obs)
         m = max(1, int(np.median([o[3] for o in obs]))) if obs else 1
-        draw = s[None, :] + se[None, :] * self._np.standard_normal((self.samples, self.n))
+        draw = self._np.multivariate_normal(s, cov, size=self.samples, method="eigh")
         ii, jj = (np.array(x) for x in zip(*self.all_pairs))
         p = 1.0 / (1.0 + np.exp(-(draw[:, ii] - draw[:, jj])))
         x = self._np.binomial(m, p) / m

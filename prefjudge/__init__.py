@@ -22,7 +22,6 @@ _EXPORTS: dict[str, str] = {
     # juries and the bias audit
     "Jury": "prefjudge.jury",
     "aggregate": "prefjudge.jury",
-    "audit": "prefjudge.audit",
     "AuditReport": "prefjudge.audit",
     "from_alpaca_eval": "prefjudge.audit",
     "from_preference_dataset": "prefjudge.audit",
@@ -38,6 +37,19 @@ _EXPORTS: dict[str, str] = {
     "push_to_hub": "prefjudge.curate",
     "balance_lengths": "prefjudge.curate",
     "find_duplicates": "prefjudge.curate",
+    "PreferenceSet": "prefjudge.curate",
+    "ResponseRanking": "prefjudge.curate",
+    "CurationReport": "prefjudge.curate",
+    "Filter": "prefjudge.curate",
+    "predicate": "prefjudge.curate",
+    "seed_filters": "prefjudge.curate",
+    "llm_twin_filters": "prefjudge.curate",
+    "min_chosen_chars": "prefjudge.curate",
+    "chosen_starts_upper": "prefjudge.curate",
+    "chosen_ends_with": "prefjudge.curate",
+    "max_prompt_chars": "prefjudge.curate",
+    "build_card": "prefjudge.curate",
+    "share_longer": "prefjudge.curate",
     # training recipes
     "train_dpo": "prefjudge.train",
     "train_sft": "prefjudge.train",
@@ -62,7 +74,13 @@ _EXPORTS: dict[str, str] = {
 }
 _ALIASES = {"read_judgments": "normalize_judgments"}
 
-__all__ = sorted(_EXPORTS)
+# ``prefjudge.audit`` is both a subpackage and the public function ``pj.audit``. Importing the
+# (cheap) subpackage here first means a later ``import prefjudge.audit`` cannot rebind the name.
+from . import audit as _audit_package  # noqa: E402
+
+audit = _audit_package.audit
+
+__all__ = sorted([*_EXPORTS, "audit"])
 
 
 def __getattr__(name: str) -> Any:

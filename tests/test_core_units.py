@@ -171,3 +171,14 @@ def test_import_is_cheap():
 ])
 def test_family_inference(name, family):
     assert pj.infer_family(name) == family
+
+
+def test_public_names_resolve_to_functions_even_after_submodule_imports():
+    import subprocess
+    import sys
+
+    code = ("import prefjudge.audit, prefjudge.jury, prefjudge.curate, prefjudge as pj; "
+            "print(callable(pj.audit), callable(pj.aggregate), callable(pj.export), "
+            "all(getattr(pj, n) is not None for n in pj.__all__))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "True", "True"]

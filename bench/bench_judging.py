@@ -2,7 +2,8 @@
 
 All variants send the same rendered judge prompts to the simulated judge server, run in its own
 process on 127.0.0.1 with 50 ms latency. Each variant runs in a fresh subprocess; we report
-judgments per second and the client process's CPU time per judgment.
+judgments per second and the client process's CPU time per judgment, in steady state (imports
+done before timing).
 
     .venv/bin/python bench/bench_judging.py --n 10000 --concurrency 64 256
 
@@ -54,6 +55,13 @@ def rendered(pairs: list[dict]) -> list[list[dict]]:
 def run_variant(variant: str, base_url: str, n: int, conc: int) -> dict:
     pairs = make_pairs(n)
     messages = rendered(pairs)
+    # Steady state: every variant's libraries are imported before the clock starts, so one-off
+    # import costs (pandas, openai, aiohttp) are not spread over the judgments.
+    import openai  # noqa: F401
+    import pandas  # noqa: F401
+
+    import prefjudge.backends.openai_backend  # noqa: F401
+    import prefjudge.rank  # noqa: F401
     t0, c0 = time.perf_counter(), cpu_s()
     ok = globals()["_" + variant.replace("+", "_").replace("-", "_")](base_url, pairs, messages, conc)
     return {"variant": variant, "n": n, "concurrency": conc, "wall_s": time.perf_counter() - t0,

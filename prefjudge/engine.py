@@ -22,13 +22,14 @@ from .backends import Backend, CallParams, create_backend
 from .cost import cost_usd
 from .errors import BackendError, TransientBackendError
 from .ratelimit import RateLimiter
-from .store import Store, request_key
+from .store import Store, request_hash
 from .types import Completion
 
 if TYPE_CHECKING:
     from .judge import Judge
 
 log = logging.getLogger("prefjudge")
+_timeout = getattr(asyncio, "timeout", None)  # 3.11+: a deadline without an extra task per call
 MAX_RETRY_AFTER_S = 60.0
 
 
@@ -97,8 +98,11 @@ class Engine:
             self._limiters[slot] = RateLimiter(judge.rpm, judge.tpm)
         return self._backends[slot]
 
-    def key(self, judge: Judge, messages: list[dict], params: CallParams, kind: str) -> str:
-        """The request hash: (backend, model, parameters, template, rendered messages)."""
+    def request(self, judge: Judge, messages: list[dict], params: CallParams, kind: str) -> tuple[str, str]:
+        """(request hash, request JSON): backend, model, parameters, template, rendered messages.
+
+        The per-judge part is encoded once per run; the JSON is also what the store records.
+        """
         slot = (self._slot(judge), id(params), kind)
         cached = self._key_prefix.get(slot)
         if cached is None or cached[0] is not params:  # the params object is kept, so its id stays unique
@@ -106,7 +110,8 @@ class Engine:
             prefix = json.dumps({"backend": judge.backend, "model": judge.model, "params": params.model_dump(mode="json"),
                                  "template": template, "kind": kind}, sort_keys=True)
             cached = self._key_prefix[slot] = (params, prefix)
-        return request_key({"call": cached[1], "messages": messages})
+        body = '{"call":' + cached[1] + ',"messages":' + json.dumps(messages, ensure_ascii=False, separators=(",", ":")) + "}"
+        return request_hash(body), body
 
     def params(self, judge: Judge) -> CallParams:
         """The judge's call parameters, built once per run."""
@@ -117,7 +122,7 @@ class Engine:
 
     async def complete(self, judge: Judge, messages: list[dict], params: CallParams, *, kind: str = "judge") -> CallOutcome:
         """One call through the cache, the judge's limits and the retry policy."""
-        key = self.key(judge, messages, params, kind)
+        key, request_json = self.request(judge, messages, params, kind)
         hit = self.store.get(key)
         if hit is not None:
             self.calls_cached += 1
@@ -145,7 +150,7 @@ class Engine:
         self.calls_made += 1
         cost = cost_usd(judge.model, completion.prompt_tokens, completion.completion_tokens) if judge.priced else None
         self.store.put(key, kind=kind, backend=judge.backend, model=judge.model,
-                       request={"messages": messages, "params": params.model_dump(mode="json")},
+                       request_json=request_json,
                        completion=completion, latency_s=latency, cost_usd=cost)
         return CallOutcome(completion, None, latency, cost, False, attempts, key)
 
@@ -174,7 +179,11 @@ class Engine:
         async with sem:
             t0 = time.perf_counter()
             try:
-                completion = await asyncio.wait_for(backend.complete(messages, params), judge.timeout)
+                if _timeout is not None:
+                    async with _timeout(judge.timeout):
+                        completion = await backend.complete(messages, params)
+                else:  # Python 3.10
+                    completion = await asyncio.wait_for(backend.complete(messages, params), judge.timeout)
             except asyncio.TimeoutError as exc:
                 raise TransientBackendError(f"no answer within {judge.timeout:g} s") from exc
             return completion, time.perf_counter() - t0

@@ -48,9 +48,13 @@ MIGRATIONS: list[str] = [
 
 
 def request_key(payload: dict[str, Any]) -> str:
-    """Stable hash of a request (backend, model, parameters, template, rendered messages)."""
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    """Stable hash of a request given as a dict (keys sorted)."""
+    return request_hash(json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str))
+
+
+def request_hash(request_json: str) -> str:
+    """SHA-256 of a request's canonical JSON text."""
+    return hashlib.sha256(request_json.encode()).hexdigest()
 
 
 class Store:
@@ -86,13 +90,13 @@ class Store:
         )
         return completion, {"latency_s": row[5], "cost_usd": row[6]}
 
-    def put(self, key: str, *, kind: str, backend: str, model: str, request: dict, completion: Completion,
+    def put(self, key: str, *, kind: str, backend: str, model: str, request_json: str, completion: Completion,
             latency_s: float | None, cost_usd: float | None) -> None:
         """Record a finished call. Committed at once (autocommit), so a kill loses nothing finished."""
         self._db.execute(
             "INSERT OR REPLACE INTO calls VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
-                key, kind, backend, model, json.dumps(request, ensure_ascii=False, default=str), completion.text,
+                key, kind, backend, model, request_json, completion.text,
                 json.dumps(completion.top_logprobs) if completion.top_logprobs is not None else None,
                 completion.prompt_tokens, completion.completion_tokens, completion.finish_reason,
                 latency_s, cost_usd, time.time(),

@@ -101,7 +101,7 @@ def test_store_roundtrip_and_migrations(tmp_path):
     assert key == request_key({"messages": [{"role": "user", "content": "hi"}], "model": "m"})
     with Store(path) as st:
         assert st.get(key) is None
-        st.put(key, kind="judge", backend="openai", model="m", request={"x": 1},
+        st.put(key, kind="judge", backend="openai", model="m", request_json='{"x": 1}',
                completion=Completion(text="[[A]]", top_logprobs=[{"A": -0.1}], prompt_tokens=3, completion_tokens=1),
                latency_s=0.5, cost_usd=None)
     with Store(path) as st:  # reopened: data kept, migrations not re-run

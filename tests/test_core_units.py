@@ -182,3 +182,41 @@ def test_public_names_resolve_to_functions_even_after_submodule_imports():
             "all(getattr(pj, n) is not None for n in pj.__all__))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True", "True", "True"]
+
+
+def test_error_mapping_transient_vs_permanent():
+    import httpx
+    import openai
+
+    from prefjudge.backends.errors_map import map_exception
+    from prefjudge.errors import PermanentBackendError, TransientBackendError
+
+    req = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+
+    def status(code, headers=None):
+        resp = httpx.Response(code, headers=headers or {}, request=req)
+        cls = {429: openai.RateLimitError, 500: openai.InternalServerError, 400: openai.BadRequestError,
+               401: openai.AuthenticationError}[code]
+        return cls("x", response=resp, body=None)
+
+    e = map_exception(status(429, {"retry-after": "2"}))
+    assert isinstance(e, TransientBackendError) and e.retry_after == 2.0 and e.status == 429
+    assert isinstance(map_exception(status(500)), TransientBackendError)
+    assert isinstance(map_exception(openai.APITimeoutError(request=req)), TransientBackendError)
+    assert isinstance(map_exception(openai.APIConnectionError(request=req)), TransientBackendError)
+    assert isinstance(map_exception(status(400)), PermanentBackendError)
+    assert isinstance(map_exception(status(401)), PermanentBackendError)
+
+
+def test_completion_from_json_reads_logprobs_and_rejects_malformed():
+    from prefjudge.backends.openai_backend import completion_from_json
+    from prefjudge.errors import PermanentBackendError
+
+    body = {"choices": [{"message": {"content": "A"}, "finish_reason": "stop",
+                         "logprobs": {"content": [{"token": "A", "logprob": -0.1,
+                                                   "top_logprobs": [{"token": "A", "logprob": -0.1}, {"token": "B", "logprob": -2.3}]}]}}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 1}}
+    c = completion_from_json(body)
+    assert c.text == "A" and c.top_logprobs == [{"A": -0.1, "B": -2.3}] and c.prompt_tokens == 12
+    with pytest.raises(PermanentBackendError, match="malformed"):
+        completion_from_json({"error": "nope"})

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 
+import httpx
+
+from ..errors import PermanentBackendError
 from ..types import Completion
 from .base import Backend, CallParams
 from .errors_map import map_exception
@@ -42,8 +45,6 @@ def completion_from_response(resp) -> Completion:
 def http_client(judge):
     """openai's aiohttp transport when installed (about 5x less client CPU per call than httpx here,
     see docs/benchmarks.md), else the default httpx client. Pool sized to the judge's concurrency."""
-    import httpx
-
     size = max(judge.max_concurrency, 10)
     limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
     try:
@@ -52,6 +53,23 @@ def http_client(judge):
     except ImportError:
         return httpx.AsyncClient(limits=limits, timeout=judge.timeout)
     return DefaultAioHttpClient(limits=limits, timeout=judge.timeout)
+
+
+def completion_from_json(data: dict) -> Completion:
+    """Read text, per-token top logprobs and usage from an OpenAI-format response body."""
+    try:
+        choice = data["choices"][0]
+        text = choice["message"].get("content") or ""
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise PermanentBackendError(f"malformed chat completion: {str(data)[:300]}") from exc
+    top = None
+    content = (choice.get("logprobs") or {}).get("content")
+    if content:
+        top = [{t["token"]: t["logprob"] for t in (tok.get("top_logprobs") or [])} or {tok["token"]: tok["logprob"]}
+               for tok in content]
+    usage = data.get("usage") or {}
+    return Completion(text=text, top_logprobs=top, prompt_tokens=usage.get("prompt_tokens"),
+                      completion_tokens=usage.get("completion_tokens"), finish_reason=choice.get("finish_reason"))
 
 
 class OpenAIBackend(Backend):
@@ -66,11 +84,16 @@ class OpenAIBackend(Backend):
                                    http_client=http_client(judge))
 
     async def complete(self, messages: list[dict], params: CallParams) -> Completion:
+        # The documented raw-request path of the openai client (same auth, base URL, timeouts and
+        # status errors as .chat.completions.create) without its request transform and response
+        # model construction, which cost most of the client's CPU per call (docs/benchmarks.md).
         try:
-            resp = await self._client.chat.completions.create(**request_kwargs(self.judge.model, messages, params))
+            raw = await self._client.post("/chat/completions", body=request_kwargs(self.judge.model, messages, params),
+                                          cast_to=httpx.Response)
+            data = raw.json()
         except Exception as exc:  # classified, never swallowed
             raise map_exception(exc) from exc
-        return completion_from_response(resp)
+        return completion_from_json(data)
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -148,3 +148,10 @@ def test_parse_triples_rejects_bad_replies():
         parse_triples("Sure! Here are five triples:")
     with pytest.raises(InputError):
         parse_triples('{"triples": []}')
+
+
+def test_prerendered_prompts_are_used_verbatim():
+    rows = [{"prompt": "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", "chosen": "Yo<|im_end|>",
+             "rejected": "No<|im_end|>"}]
+    out = D.format_rows(D.map_rows(rows, "preference").turns, "standard", template="none")
+    assert out == rows

@@ -8,7 +8,7 @@ import pytest
 
 from prefjudge.errors import InputError
 from prefjudge.testing.tiny_model import build_tiny_model
-from prefjudge.train.merge import CHECK_TEXTS, MergeCheckError, merge
+from prefjudge.train.merging import CHECK_TEXTS, MergeCheckError, merge
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 

@@ -91,7 +91,7 @@ def test_neuralhermes_eval_shows_the_learned_preference(neuralhermes):
 
 def test_evaluate_is_not_one_sided(neuralhermes):
     """Swapping the roles turns the verdicts around; a model against itself only ties."""
-    from prefjudge.train.evaluate import evaluate, simulated_jury
+    from prefjudge.train.evaluation import evaluate, simulated_jury
 
     run = read_run(neuralhermes)
     merged, base = run["merged_path"], run["train"]["base_model"]

@@ -94,7 +94,7 @@ def merge_command(base: str = typer.Argument(..., help="Base model (Hub id or fo
                   check: bool = typer.Option(True, help="Compare merged vs base+adapter logits."),
                   push_to_hub: Optional[str] = typer.Option(None, help="Push the merged model to this repo.")) -> None:
     """Merge one adapter, or a chain (SFT then DPO), into the base and check the logits."""
-    from prefjudge.train.merge import merge
+    from prefjudge.train.merging import merge
 
     try:
         result = merge(base, adapters, out, dtype=dtype, check=check, push_to_hub=push_to_hub)  # type: ignore[arg-type]

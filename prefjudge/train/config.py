@@ -148,7 +148,8 @@ class DataConfig(_Strict):
     """Mapping function, see ``prefjudge.train.data.LOADERS``."""
     format: Literal["standard", "conversational"] = "standard"
     chat_template: str | None = None
-    """Template used to render prompts in the standard format (default: the model's)."""
+    """Template used to render prompts in the standard format (default: the model's);
+    ``none``: the prompts are already rendered, use them verbatim."""
     columns: dict[str, str] = Field(default_factory=dict)
     """Target field -> source column, e.g. ``{chosen: response_j, rejected: response_k}``."""
     filters: dict[str, Any] = Field(default_factory=dict)

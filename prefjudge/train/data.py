@@ -146,7 +146,13 @@ def map_rows(rows: list[dict[str, Any]], loader: str, filters: dict[str, Any] | 
 
 
 def template_renderer(template: str | None, tokenizer: Any = None) -> Render:
-    """Render with a named template, else with the tokenizer's own chat template."""
+    """Render with a named template, else with the tokenizer's own chat template.
+
+    ``template="none"``: the prompts are already rendered (e.g. a curated export made with a chat
+    template); their text is used verbatim (turns joined by a blank line).
+    """
+    if template == "none":
+        return lambda msgs, gen: "\n\n".join(m["content"] for m in msgs)
     if template is not None:
         return lambda msgs, gen: render_prompt(template, msgs, add_generation_prompt=gen)
     if tokenizer is None:

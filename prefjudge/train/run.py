@@ -70,7 +70,7 @@ def _run_train(step: TrainStep, state: dict[str, Any], base_dir: Path) -> dict[s
 
 
 def _run_merge(step: MergeStep, state: dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    from prefjudge.train.merge import merge
+    from prefjudge.train.merging import merge
 
     outputs = state["outputs"]
     base = _base_of(outputs, step.base, step.id) if is_ref(step.base) else step.base
@@ -109,15 +109,13 @@ def read_prompts(path: Path, field: str, limit: int | None) -> list:
 
 def load_judges(path: Path) -> list:
     """A YAML list of ``prefjudge.Judge`` settings (or a mapping with ``judges:``)."""
+    import yaml
+
     from prefjudge.judge import Judge
-    from prefjudge.train.config import read_yaml
 
-    if path.suffix in (".yaml", ".yml") and path.is_file():
-        import yaml
-
-        data = yaml.safe_load(path.read_text())
-    else:
-        data = read_yaml(path)
+    if not path.is_file():
+        raise ConfigError(f"judges file not found: {path}")
+    data = yaml.safe_load(path.read_text())
     items = data.get("judges") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise ConfigError(f"{path}: expected a list of judges (or a 'judges:' key)")
@@ -127,7 +125,7 @@ def load_judges(path: Path) -> list:
 @contextlib.contextmanager
 def _jury(spec: JurySpec, base_dir: Path) -> Iterator[list]:
     if spec.simulated_score is not None:
-        from prefjudge.train.evaluate import simulated_jury
+        from prefjudge.train.evaluation import simulated_jury
 
         with simulated_jury(spec.simulated_score, noise=spec.noise) as judges:
             yield judges
@@ -138,7 +136,7 @@ def _jury(spec: JurySpec, base_dir: Path) -> Iterator[list]:
 
 def run_eval(step: EvalStep, trained: str, base: str, out: Path, base_dir: Path) -> dict[str, Any]:
     """Evaluate ``trained`` against ``base`` as ``step`` says; write ``out/eval.json``."""
-    from prefjudge.train.evaluate import evaluate
+    from prefjudge.train.evaluation import evaluate
 
     path = Path(step.prompts)
     prompts = read_prompts(path if path.is_absolute() else base_dir / path, step.prompt_field, step.max_prompts)

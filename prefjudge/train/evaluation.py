@@ -8,7 +8,7 @@ win rate (AlpacaEval 2's regression, from ``prefjudge.audit``).
 
 Offline example with a simulated jury whose latent quality is a score function::
 
-    from prefjudge.train.evaluate import evaluate, simulated_jury
+    from prefjudge.train.evaluation import evaluate, simulated_jury
     with simulated_jury(score=lambda prompt, answer: answer.count("carefully")) as judges:
         result = evaluate("runs/x/merged", "base-model-dir", ["Explain the water cycle."], judges)
     print(result.win_rate, result.mean_length)

@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     # juries and the bias audit
     "Jury": "prefjudge.jury",
     "aggregate": "prefjudge.jury",
+    "audit": "prefjudge.audit",  # the function; once imported, the package itself is callable too
     "AuditReport": "prefjudge.audit",
     "from_alpaca_eval": "prefjudge.audit",
     "from_preference_dataset": "prefjudge.audit",
@@ -74,13 +75,7 @@ _EXPORTS: dict[str, str] = {
 }
 _ALIASES = {"read_judgments": "normalize_judgments"}
 
-# ``prefjudge.audit`` is both a subpackage and the public function ``pj.audit``. Importing the
-# (cheap) subpackage here first means a later ``import prefjudge.audit`` cannot rebind the name.
-from . import audit as _audit_package  # noqa: E402
-
-audit = _audit_package.audit
-
-__all__ = sorted([*_EXPORTS, "audit"])
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

@@ -177,11 +177,12 @@ def test_public_names_resolve_to_functions_even_after_submodule_imports():
     import subprocess
     import sys
 
-    code = ("import prefjudge.audit, prefjudge.jury, prefjudge.curate, prefjudge as pj; "
+    code = ("import prefjudge.audit as pa, prefjudge.jury, prefjudge.curate, prefjudge as pj; "
             "print(callable(pj.audit), callable(pj.aggregate), callable(pj.export), "
-            "all(getattr(pj, n) is not None for n in pj.__all__))")
+            "all(getattr(pj, n) is not None for n in pj.__all__), 'AuditReport' in pa.__all__, "
+            "type(pj.audit([{'pair_id': 1, 'judge': 'j', 'winner': 'a'}])).__name__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", "True", "True", "True"]
+    assert out.stdout.split() == ["True", "True", "True", "True", "True", "AuditReport"]
 
 
 def test_error_mapping_transient_vs_permanent():

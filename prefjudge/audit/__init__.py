@@ -9,6 +9,8 @@ Importing this package is cheap; numpy, pandas and matplotlib load when :func:`a
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Any
 
 from .report import AuditReport
@@ -57,3 +59,14 @@ def from_preference_dataset(data: Any):
     from .importers import from_preference_dataset as f
 
     return f(data)
+
+
+class _CallablePackage(types.ModuleType):
+    """``prefjudge.audit`` is both this package and the public function ``pj.audit``: once the
+    package is imported it takes the name on ``prefjudge``, so calling it runs :func:`audit`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> AuditReport:
+        return audit(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

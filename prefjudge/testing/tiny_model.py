@@ -8,7 +8,7 @@ work offline.
 Example::
 
     from prefjudge.testing.tiny_model import build_tiny_model
-    path = build_tiny_model("/tmp/tiny")                 # ~150k parameters, ChatML template
+    path = build_tiny_model("/tmp/tiny")                 # ~185k parameters, ChatML template
     bench = build_tiny_model("/tmp/bench", size="bench")  # ~27M parameters
 
 Building twice into the same directory with the same arguments returns at once (the arguments
@@ -194,7 +194,7 @@ def build_tiny_model(
 ) -> Path:
     """Build (or reuse) a tiny causal LM + BPE tokenizer in ``path`` and return the path.
 
-    ``size`` picks a preset (``"tiny"``: hidden 64, 2 layers, 4 heads, ~150k parameters;
+    ``size`` picks a preset (``"tiny"``: hidden 64, 2 layers, 4 heads, ~185k parameters;
     ``"bench"``: hidden 512, 8 layers, ~27M parameters); the other dimension arguments override
     it. ``chat_template`` is ``chatml``, ``zephyr`` (alias ``tinyllama``) or ``alpaca``; it also
     decides the eos token (``<|im_end|>`` or ``</s>``). "A" and "B" are single tokens.

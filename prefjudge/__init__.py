@@ -59,6 +59,13 @@ _EXPORTS: dict[str, str] = {
     "estimate_memory": "prefjudge.train",
     "run_recipe": "prefjudge.train",
     "TrainConfig": "prefjudge.train",
+    "train_config_from_dict": "prefjudge.train",
+    "load_train_config": "prefjudge.train",
+    "load_recipe": "prefjudge.train",
+    "MemoryEstimate": "prefjudge.train",
+    "MergeResult": "prefjudge.train",
+    "EvalResult": "prefjudge.train",
+    "TrainOutput": "prefjudge.train",
     # data model
     "Pair": "prefjudge.types",
     "Judgment": "prefjudge.types",
@@ -73,7 +80,8 @@ _EXPORTS: dict[str, str] = {
     "InputError": "prefjudge.errors",
     "ConfigError": "prefjudge.errors",
 }
-_ALIASES = {"read_judgments": "normalize_judgments"}
+_ALIASES = {"read_judgments": "normalize_judgments", "load_train_config": "load_config",
+            "train_config_from_dict": "config_from_dict"}
 
 __all__ = sorted(_EXPORTS)
 

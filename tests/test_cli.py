@@ -17,8 +17,18 @@ from prefjudge.testing import SimJudge, SimServer, make_demo_pairs
 def test_help_lists_commands():
     out = subprocess.run([sys.executable, "-m", "prefjudge.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    for cmd in ("rank", "quickstart", "serve-sim"):
+    for cmd in ("rank", "quickstart", "serve-sim", "audit", "curate", "train", "merge", "eval", "recipe"):
         assert cmd in out.stdout
+
+
+def test_recipe_dry_run_through_the_top_level_command():
+    import pathlib
+
+    recipe = pathlib.Path(__file__).resolve().parents[1] / "recipes" / "neuralhermes.yaml"
+    out = subprocess.run([sys.executable, "-m", "prefjudge.cli", "recipe", "run", str(recipe), "--dry-run"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "GiB" in out.stdout and "teknium/OpenHermes-2.5-Mistral-7B" in out.stdout
 
 
 def test_rank_command_writes_results(tmp_path, sim_world):

@@ -21,6 +21,10 @@ _OPTIONAL_APPS = [
     # (module, attribute, kind, name): mounted when the module exists.
     ("prefjudge.audit.cli", "audit_command", "command", "audit"),
     ("prefjudge.curate.cli", "curate_command", "command", "curate"),
+    ("prefjudge.train.cli", "app", "typer", "train"),
+    ("prefjudge.train.cli", "merge_command", "command", "merge"),
+    ("prefjudge.train.cli", "eval_command", "command", "eval"),
+    ("prefjudge.train.cli", "recipe_app", "typer", "recipe"),
 ]
 
 for _m in _COMMAND_MODULES:

@@ -8,8 +8,10 @@ STAMP_SRC="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints/ci.txt" | sha256sum |
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.prefjudge-stamp" 2>/dev/null)" != "$STAMP_SRC" ]; then
   echo "[bootstrap] setting up $VENV (a few minutes the first time)" >&2
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "torch==2.13.0"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -c "$ROOT/constraints/ci.txt" -e "$ROOT[all,dev]"
+  # (this machine's pip config names extra local indexes; their "Location ... is ignored" lines are noise)
+  "$VENV/bin/pip" install -q --disable-pip-version-check "torch==2.13.0" 2> >(grep -v "^WARNING: Location" >&2)
+  "$VENV/bin/pip" install -q --disable-pip-version-check -c "$ROOT/constraints/ci.txt" -e "$ROOT[all,dev]" \
+    2> >(grep -v "^WARNING: Location" >&2)
   "$VENV/bin/python" - <<'PYCHECK'
 import torch, sys
 if not torch.__version__.startswith("2.13.0"):

@@ -13,6 +13,8 @@ class InputError(PrefjudgeError, ValueError):
     def __init__(self, message: str, *, row: int | str | None = None, field: str | None = None):
         self.row = row
         self.field = field
+        self.detail = message
+        """The message without the row/field prefix."""
         where = []
         if row is not None:
             where.append(f"row {row}")

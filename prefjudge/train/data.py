@@ -137,7 +137,7 @@ def map_rows(rows: list[dict[str, Any]], loader: str, filters: dict[str, Any] | 
         try:
             result = fn(row, filters or {})
         except InputError as err:
-            raise InputError(str(err), row=i, field=err.field) from None
+            raise InputError(err.detail, row=i, field=err.field) from None
         if isinstance(result, str):
             out.dropped[result] += 1
         else:

@@ -12,8 +12,9 @@ Turns(prompt=[{'role': 'user', 'content': '2+2?'}], chosen='4', rejected='5', me
 ...     "status": "tie", "chosen_score": 9, "in_gsm8k_train": False}, {})
 'status is tie'
 
-Another module (``prefjudge.curate.loaders``) may later own dataset loading; these mappings are
-kept free of I/O so they can move there unchanged.
+The preference sources shared with curation (orca, distilabel-orca, stack-exchange, hh-rlhf,
+UltraFeedback, orpo-mix) use the one mapping in ``prefjudge.curate.loaders``; the seeds'
+config-driven filters and the SFT / LLM Twin mappings live here.
 """
 
 from __future__ import annotations
@@ -67,14 +68,30 @@ def _first(row: dict[str, Any], *keys: str) -> str:
     raise InputError(f"missing column; expected one of {', '.join(keys)}", field=keys[0])
 
 
-def map_orca_dpo_pairs(row: dict[str, Any], filters: dict[str, Any]) -> Turns | str:
-    """Intel/orca_dpo_pairs: system + question; chosen = chatgpt, rejected = llama2-13b-chat
-    (the Hub copy names them ``chosen``/``rejected``; both spellings are accepted)."""
-    return Turns(
-        prompt=_prompt(row.get("system") or None, _text(row, "question")),
-        chosen=_first(row, "chatgpt", "chosen"),
-        rejected=_first(row, "llama2-13b-chat", "rejected"),
-    )
+def from_curate_schema(schema: str) -> MapFn:
+    """A mapping that reuses :data:`prefjudge.curate.loaders.SCHEMAS` (one mapping per source for
+    curation and training alike) and returns its row as ``Turns``."""
+
+    def map_fn(row: dict[str, Any], filters: dict[str, Any]) -> Turns | str:
+        from prefjudge.curate.loaders import SCHEMAS
+
+        try:
+            mapped = SCHEMAS[schema](row, None)
+        except KeyError as err:
+            raise InputError("missing column", field=str(err.args[0])) from None
+        prompt = mapped["prompt"]
+        messages = _prompt(mapped["system"], prompt) if isinstance(prompt, str) else list(prompt)
+        if isinstance(prompt, list) and mapped["system"] and messages[0]["role"] != "system":
+            messages = [{"role": "system", "content": mapped["system"]}, *messages]
+        return Turns(prompt=messages, chosen=mapped["chosen"], rejected=mapped["rejected"])
+
+    map_fn.__doc__ = f"The {schema!r} mapping of prefjudge.curate.loaders, as Turns."
+    return map_fn
+
+
+map_orca_dpo_pairs = from_curate_schema("orca_dpo_pairs")
+map_orca_dpo_pairs.__doc__ = """Intel/orca_dpo_pairs: system + question; chosen = chatgpt, rejected = llama2-13b-chat
+(the Hub copy names them ``chosen``/``rejected``; both spellings are accepted)."""
 
 
 def map_distilabel_orca(row: dict[str, Any], filters: dict[str, Any]) -> Turns | str:
@@ -88,8 +105,10 @@ def map_distilabel_orca(row: dict[str, Any], filters: dict[str, Any]) -> Turns |
         return f"chosen_score below {min_score}"
     if filters.get("drop_gsm8k_train", True) and row.get("in_gsm8k_train"):
         return "in gsm8k train"
-    return Turns(prompt=_prompt(row.get("system") or None, _text(row, "input")),
-                 chosen=_text(row, "chosen"), rejected=_text(row, "rejected"))
+    return _distilabel_mapping(row, filters)
+
+
+_distilabel_mapping = from_curate_schema("distilabel_orca")
 
 
 def map_ultrachat(row: dict[str, Any], filters: dict[str, Any]) -> Turns | str:
@@ -131,10 +150,8 @@ def map_llm_twin(row: dict[str, Any], filters: dict[str, Any]) -> Turns | str:
                  rejected=_text(row, "rejected"))
 
 
-def map_stack_exchange(row: dict[str, Any], filters: dict[str, Any]) -> Turns | str:
-    """lvwerra/stack-exchange-paired: question; chosen = response_j, rejected = response_k."""
-    return Turns(prompt=_prompt(None, _text(row, "question")),
-                 chosen=_text(row, "response_j"), rejected=_text(row, "response_k"))
+map_stack_exchange = from_curate_schema("stack_exchange_paired")
+map_stack_exchange.__doc__ = "lvwerra/stack-exchange-paired: question; chosen = response_j, rejected = response_k."
 
 
 def _as_messages(value: Any, field: str) -> list[dict[str, str]]:
@@ -179,6 +196,12 @@ LOADERS: dict[str, Loader] = {
                "prompt (instruction), chosen (extracted), rejected (generated)"),
         Loader("stack_exchange_paired", "preference", "lvwerra/stack-exchange-paired",
                map_stack_exchange, "question, response_j (preferred), response_k"),
+        Loader("hh_rlhf", "preference", "Anthropic/hh-rlhf", from_curate_schema("hh_rlhf"),
+               "chosen/rejected transcripts (Human:/Assistant:) split into prompt turns and answers"),
+        Loader("ultrafeedback_binarized", "preference", "HuggingFaceH4/ultrafeedback_binarized",
+               from_curate_schema("ultrafeedback_binarized"), "chosen/rejected message lists"),
+        Loader("orpo_dpo_mix", "preference", "mlabonne/orpo-dpo-mix-40k", from_curate_schema("orpo_dpo_mix"),
+               "chosen/rejected message lists"),
     )
 }
 

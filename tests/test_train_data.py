@@ -155,3 +155,16 @@ def test_prerendered_prompts_are_used_verbatim():
              "rejected": "No<|im_end|>"}]
     out = D.format_rows(D.map_rows(rows, "preference").turns, "standard", template="none")
     assert out == rows
+
+
+def test_training_uses_the_curation_mapping_for_shared_sources():
+    from prefjudge.errors import InputError
+    from prefjudge.train.data import map_rows
+
+    hh = [{"chosen": "\n\nHuman: Hi?\n\nAssistant: Hello there.", "rejected": "\n\nHuman: Hi?\n\nAssistant: Go away."}]
+    turns = map_rows(hh, "hh_rlhf").turns
+    assert turns[0].prompt[-1] == {"role": "user", "content": "Hi?"}
+    assert (turns[0].chosen, turns[0].rejected) == ("Hello there.", "Go away.")
+    se = [{"question": "q1", "response_j": "good", "response_k": "bad"}, {"question": "q2", "response_j": "x"}]
+    with pytest.raises(InputError, match=r"row 1, field 'response_k'"):
+        map_rows(se, "stack_exchange_paired")

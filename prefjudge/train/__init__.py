@@ -6,7 +6,6 @@ inside the functions that need them. Public names load on first access.
 
 from __future__ import annotations
 
-
 from .._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {

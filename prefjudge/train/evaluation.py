@@ -110,6 +110,13 @@ def _winners(result) -> list[str | None]:
     return out
 
 
+def _empty_winner(pair: dict[str, Any]) -> str:
+    """An empty answer (a model that stops at once) is not sent to the judges: it loses to any
+    non-empty answer, and two empty answers tie (counted in ``outcomes['empty_answer']``)."""
+    a, b = bool(pair["response_a"].strip()), bool(pair["response_b"].strip())
+    return "tie" if a == b else ("a" if a else "b")
+
+
 def _win_rate(winners: list[str | None]) -> dict[str, Any]:
     from prefjudge.audit.ci import wilson
 
@@ -157,16 +164,21 @@ def evaluate(trained: str, base: str, prompts: list, judges: Any, *, order: str 
     b = generate_answers(base, prompts, max_new_tokens=max_new_tokens, chat_template=chat_template)
     pairs = [{"id": f"eval-{i}", "prompt": p, "response_a": x, "response_b": y, "model_a": "trained",
               "model_b": "base"} for i, (p, x, y) in enumerate(zip(prompts, a, b))]
-    result = rank_pairs(pairs, judges=judges, order=order, seed=seed, store=store)
-    winners = _winners(result)
+    judged = [p for p in pairs if p["response_a"].strip() and p["response_b"].strip()]
+    result = rank_pairs(judged, judges=judges, order=order, seed=seed, store=store) if judged else None
+    decided = dict(zip([p["id"] for p in judged], _winners(result))) if result is not None else {}
+    winners = [decided[p["id"]] if p["id"] in decided else _empty_winner(p) for p in pairs]
     counts = {k: winners.count(k) for k in ("a", "b", "tie")}
     counts["failed"] = sum(w not in SCORE for w in winners)
+    counts["empty_answer"] = len(pairs) - len(judged)
     names = [j.name for j in (judges.judges if hasattr(judges, "judges") else
                               judges if isinstance(judges, list) else [judges])]
     answers = [{"prompt": p["prompt"], "trained": p["response_a"], "base": p["response_b"], "winner": w}
                for p, w in zip(pairs, winners)]
+    lc = _lc_win_rate(result) if result is not None else {"value": None, "ci": None, "n": 0,
+                                                           "reason": "every pair had an empty answer"}
     return EvalResult(trained=trained, base=base, n_prompts=len(prompts), win_rate=_win_rate(winners),
-                      lc_win_rate=_lc_win_rate(result), outcomes=counts,
+                      lc_win_rate=lc, outcomes=counts,
                       mean_length=_mean_lengths(a, b), judges=names, answers=answers)
 
 

@@ -14,7 +14,7 @@ from prefjudge.train import data as D
 from prefjudge.train.architectures import ModelDims, dims_for
 from prefjudge.train.config import DataConfig, TrainConfig, config_from_dict
 from prefjudge.train.memory import GPUS, estimate_memory
-from prefjudge.train.recipes import BuildTwinStep, EvalStep, MergeStep, Recipe, TrainStep, is_ref
+from prefjudge.train.recipes import BuildTwinStep, CurateStep, EvalStep, MergeStep, Recipe, TrainStep, is_ref
 from prefjudge.train.runtime import plan_runtime, resolve_model_path
 
 EXAMPLE_CHARS = 240
@@ -107,6 +107,10 @@ def _plan_step(step, recipe: Recipe, base_dir: Path) -> dict[str, Any]:
         n = sum(1 for line in prompts.read_text().splitlines() if line.strip()) if prompts.is_file() else None
         return {"id": step.id, "kind": "eval", "trained": step.trained, "base": _model_name(recipe, step.base),
                 "prompts": step.prompts, "n_prompts": n, "jury": step.jury.model_dump(), "order": step.order}
+    if isinstance(step, CurateStep):
+        from prefjudge.train.pipeline_plan import plan_curate
+
+        return plan_curate(step, base_dir)
     assert isinstance(step, BuildTwinStep)
     articles = base_dir / step.articles
     chunks = None
@@ -154,6 +158,10 @@ def format_plan(plan: dict[str, Any]) -> str:
             jury = s["jury"]["judges_file"] or f"SIMULATED jury scoring with {s['jury']['simulated_score']}"
             lines.append(f"    judge {s['trained']} vs {s['base']} on {s['n_prompts']} prompts from {s['prompts']} "
                          f"({s['order']} order), jury: {jury}")
+        elif s["kind"] == "curate":
+            from prefjudge.train.pipeline_plan import format_curate
+
+            lines.extend(format_curate(s))
         else:
             lines.append(f"    build from {s['articles']} ({s['chunks']} chunks) with generator {s['generator'].get('kind')}")
     lines.append(f"fits every step: {', '.join(plan['fits_all_steps']) or 'none of the listed GPUs'}")

@@ -23,7 +23,8 @@ them by step id (a ``null`` value deletes a key). ``@id`` references are resolve
 ``model.name_or_path: "@merge_step"`` is that step's merged model, ``data.path: "@build_step"``
 its dataset; in a merge step ``base: "@train_step"`` is the base model that step trained and
 ``adapters: ["@train_step"]`` its adapter; in an eval step ``trained: "@merge_step"`` is the
-merged model and ``base: "@train_step"`` the base model.
+merged model and ``base: "@train_step"`` the base model; ``data.path: "@curate_step"`` is the
+export of a ``curate`` step (see ``prefjudge.train.pipeline_steps``).
 """
 
 from __future__ import annotations
@@ -105,7 +106,33 @@ class EvalStep(_Strict):
     jury: JurySpec
 
 
-Step = Annotated[Union[TrainStep, MergeStep, BuildTwinStep, EvalStep], Field(discriminator="kind")]
+class SimulatedSpec(_Strict):
+    """A SIMULATED world for a curate step: an in-process ``SimServer`` whose generators write the
+    candidates and whose judges (unless real judges are given) judge them; the latent quality of an
+    answer is ``score(prompt, answer)``. ``generators``/``judges``: ``SimGenerator``/``SimJudge``
+    settings (default: ``default_sim_generators()``/``default_sim_jury()``)."""
+
+    score: str
+    generators: list[dict[str, Any]] | None = None
+    judges: list[dict[str, Any]] | None = None
+    seed: int = 0
+
+
+class CurateStep(_Strict):
+    """The curation pipeline as a step: ``config`` is a ``CurateConfig`` (``prefjudge curate``'s
+    YAML) whose ``output.dir`` defaults to ``OUT/<id>/dataset``; its export is ``@<id>`` data."""
+
+    id: str
+    kind: Literal["curate"]
+    config: dict[str, Any]
+    judges_file: str | None = None
+    """Real judges (a YAML list of ``prefjudge.Judge`` settings); replaces ``config.judges``."""
+    simulated: SimulatedSpec | None = None
+    audit: list[Literal["html", "md", "json"]] = Field(default_factory=lambda: ["html", "md", "json"])
+    """Audit report formats written to ``OUT/<id>/audit.*`` (empty: no audit)."""
+
+
+Step = Annotated[Union[TrainStep, MergeStep, BuildTwinStep, CurateStep, EvalStep], Field(discriminator="kind")]
 
 
 class Recipe(_Strict):
@@ -114,6 +141,10 @@ class Recipe(_Strict):
     source: str = ""
     steps: list[Step] = Field(min_length=1)
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    cpu_threads: int | None = Field(default=None, gt=0)
+    """torch's CPU threads during the run (``torch.set_num_threads``); a profile may set it. Tiny
+    smoke models gain nothing from more threads, and on a shared machine OpenMP threads that
+    wait for a busy core make each step many times slower."""
 
     @model_validator(mode="after")
     def _unique_ids(self) -> "Recipe":
@@ -157,7 +188,7 @@ def apply_profile(raw: dict[str, Any], profile: str, where: str) -> dict[str, An
         raise ConfigError(f"recipe {where} has no profile {profile!r}; profiles: "
                           f"{', '.join(['full', *sorted(p for p in profiles if p != 'full')])}")
     overrides = profiles[profile] or {}
-    unknown = set(overrides) - {"steps", "description"}
+    unknown = set(overrides) - {"steps", "description", "cpu_threads"}
     if unknown:
         raise ConfigError(f"recipe {where}: field 'profiles.{profile}.{sorted(unknown)[0]}': unknown field")
     by_id = overrides.get("steps") or {}
@@ -167,6 +198,8 @@ def apply_profile(raw: dict[str, Any], profile: str, where: str) -> dict[str, An
         raise ConfigError(f"recipe {where}: profile {profile!r} overrides unknown step(s) {sorted(missing)}")
     out = dict(raw)
     out["steps"] = [deep_merge(s, by_id.get(s.get("id"), {})) for s in raw.get("steps", [])]
+    if "cpu_threads" in overrides:
+        out["cpu_threads"] = overrides["cpu_threads"]
     return out
 
 
@@ -180,6 +213,10 @@ def load_recipe(path: str | Path, profile: str = "full") -> Recipe:
     for i, step in enumerate(recipe.steps):
         if isinstance(step, TrainStep):
             config_from_dict(step.config, source=f"recipe {path}, step {step.id!r} (steps.{i}.config)")
+        elif isinstance(step, CurateStep):
+            from prefjudge.train.pipeline_steps import check_curate_step
+
+            check_curate_step(step, f"recipe {path}, step {step.id!r} (steps.{i}.config)")
     _check_refs(recipe, str(path))
     return recipe
 
@@ -195,7 +232,7 @@ def _check_refs(recipe: Recipe, where: str) -> None:
         seen.add(step.id)
 
 
-def step_refs(step: TrainStep | MergeStep | BuildTwinStep | EvalStep) -> list[str]:
+def step_refs(step: TrainStep | MergeStep | BuildTwinStep | CurateStep | EvalStep) -> list[str]:
     if isinstance(step, MergeStep):
         return [r for r in (step.base, *step.adapters) if is_ref(r)]
     if isinstance(step, EvalStep):

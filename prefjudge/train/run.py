@@ -7,7 +7,8 @@
 ``run.json`` holds: the recipe name and profile, the config as run (references resolved),
 every step's result under ``steps``, ``train`` (the last DPO step: history of loss and
 rewards/*), ``sft`` when there is one, ``adapter_path``, ``merged_path``, ``merge``
-(``max_abs_logit_diff``), ``dataset`` for built datasets, ``eval`` (win_rate with ci and n,
+(``max_abs_logit_diff``), ``dataset`` for built datasets, ``curate`` for curated ones (export
+path, rows after each curation step, length balance, audit report paths), ``eval`` (win_rate with ci and n,
 lc_win_rate, mean answer lengths of base and trained), wall time and peak memory. A failed
 run still writes ``run.json`` with ``status: failed`` and the error.
 """
@@ -25,7 +26,7 @@ from typing import Any
 from prefjudge.errors import ConfigError
 from prefjudge.train.config import config_from_dict
 from prefjudge.train.recipes import (
-    BuildTwinStep, EvalStep, JurySpec, MergeStep, Recipe, TrainStep, deep_merge, is_ref, load_recipe,
+    BuildTwinStep, CurateStep, EvalStep, JurySpec, MergeStep, Recipe, TrainStep, deep_merge, is_ref, load_recipe,
 )
 
 
@@ -95,6 +96,29 @@ def _run_build_twin(step: BuildTwinStep, state: dict[str, Any], base_dir: Path) 
     return result
 
 
+def _run_curate(step: CurateStep, state: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    from prefjudge.train.pipeline_steps import run_curate_step
+
+    state["config"][step.id] = step.model_dump()
+    result = run_curate_step(step, state["out"] / step.id, base_dir)
+    state["outputs"][step.id] = {"data": result["path"]}
+    return result
+
+
+def with_judges(recipe: Recipe, judges_file: str | Path) -> Recipe:
+    """The recipe with real judges from ``judges_file`` in every curate and eval step (the
+    simulated generators of a curate step stay: real judges then judge simulated answers)."""
+    path = str(Path(judges_file).resolve())
+    steps = []
+    for step in recipe.steps:
+        if isinstance(step, CurateStep):
+            step = step.model_copy(update={"judges_file": path})
+        elif isinstance(step, EvalStep):
+            step = step.model_copy(update={"jury": JurySpec(judges_file=path)})
+        steps.append(step)
+    return recipe.model_copy(update={"steps": steps})
+
+
 def read_prompts(path: Path, field: str, limit: int | None) -> list:
     """Held-out prompts from a JSONL/JSON/parquet/CSV file (``field``: a string or messages)."""
     from prefjudge.train.config import DataConfig
@@ -159,14 +183,15 @@ def _run_eval(step: EvalStep, state: dict[str, Any], base_dir: Path) -> dict[str
     return run_eval(step, trained, base, state["out"] / step.id, base_dir)
 
 
-RUNNERS = {TrainStep: _run_train, MergeStep: _run_merge, BuildTwinStep: _run_build_twin, EvalStep: _run_eval}
+RUNNERS = {TrainStep: _run_train, MergeStep: _run_merge, BuildTwinStep: _run_build_twin, CurateStep: _run_curate,
+           EvalStep: _run_eval}
 
 
 def _summary(recipe: Recipe, profile: str, path: Path, state: dict[str, Any]) -> dict[str, Any]:
     results: dict[str, Any] = state["results"]
     kinds = {s.id: s.kind for s in recipe.steps}
     last = {k: [results[i] for i in results if kinds[i] == k]
-            for k in ("dpo", "sft", "merge", "build_llm_twin", "eval")}
+            for k in ("dpo", "sft", "merge", "build_llm_twin", "curate", "eval")}
     train = (last["dpo"] or last["sft"] or [None])[-1]
     summary: dict[str, Any] = {
         "recipe": recipe.name, "profile": profile, "recipe_path": str(path), "source": recipe.source,
@@ -180,18 +205,39 @@ def _summary(recipe: Recipe, profile: str, path: Path, state: dict[str, Any]) ->
         summary["merged_path"] = last["merge"][-1]["path"]
     if last["build_llm_twin"]:
         summary["dataset"] = last["build_llm_twin"][-1]
+    if last["curate"]:
+        summary["curate"] = summary["dataset"] = last["curate"][-1]
     if last["eval"]:
         summary["eval"] = last["eval"][-1]
     summary["notes"] = sorted({n for r in results.values() if isinstance(r, dict) for n in r.get("notes", [])})
     return summary
 
 
+@contextlib.contextmanager
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """``torch.set_num_threads(n)`` for the block (nothing when ``n`` is None)."""
+    if n is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_recipe(path: str | Path, profile: str = "full", dry_run: bool = False, out: str | Path | None = None,
-               *, echo=print) -> dict[str, Any]:
+               *, echo=print, judges_file: str | Path | None = None) -> dict[str, Any]:
     """Run every step of a recipe under ``out`` and write ``out/run.json``; or, with
-    ``dry_run``, validate, map the local samples and estimate memory without training."""
+    ``dry_run``, validate, map the local samples and estimate memory without training.
+    ``judges_file``: real judges for every curate and eval step (see :func:`with_judges`)."""
     path = Path(path)
     recipe = load_recipe(path, profile)
+    if judges_file is not None:
+        recipe = with_judges(recipe, judges_file)
     if dry_run:
         from prefjudge.train.plan import plan_recipe
 
@@ -203,9 +249,10 @@ def run_recipe(path: str | Path, profile: str = "full", dry_run: bool = False, o
     state: dict[str, Any] = {"out": out, "outputs": {}, "results": {}, "config": {}}
     started, status, error = time.perf_counter(), "ok", None
     try:
-        for step in recipe.steps:
-            echo(f"[{recipe.name}/{profile}] step {step.id} ({step.kind})")
-            state["results"][step.id] = RUNNERS[type(step)](step, state, path.parent)
+        with cpu_threads(recipe.cpu_threads):
+            for step in recipe.steps:
+                echo(f"[{recipe.name}/{profile}] step {step.id} ({step.kind})")
+                state["results"][step.id] = RUNNERS[type(step)](step, state, path.parent)
     except Exception as err:  # recorded in run.json, then re-raised
         status, error = "failed", f"{type(err).__name__}: {err}"
         raise
@@ -214,7 +261,7 @@ def run_recipe(path: str | Path, profile: str = "full", dry_run: bool = False, o
         device = (summary.get("train") or {}).get("runtime", {}).get("device", "cpu")
         peak, kind = peak_memory_mb(device)
         summary.update(status=status, error=error, out=str(out), wall_seconds=time.perf_counter() - started,
-                       peak_memory_mb=peak, peak_memory_kind=kind)
+                       peak_memory_mb=peak, peak_memory_kind=kind, cpu_threads=recipe.cpu_threads)
         (out / "run.json").write_text(json.dumps(summary, indent=2, default=str))
     echo(f"[{recipe.name}/{profile}] done in {summary['wall_seconds']:.1f}s: {out / 'run.json'}")
     return summary

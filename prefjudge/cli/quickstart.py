@@ -1,72 +1,183 @@
-"""``prefjudge quickstart``: rank a generated demo set, with a SIMULATED jury unless judges are configured."""
+"""``prefjudge quickstart``: the smoke run of ``recipes/curate_judge_train.yaml``, end to end on CPU.
+
+generate candidates -> jury with order randomization -> audit (HTML report) -> curate -> export
+-> QLoRA DPO -> merge -> evaluate, then a summary: the headline numbers and where every artefact
+is. With no judge configured the jury is SIMULATED (and says so); ``--judges-file`` or
+``PREFJUDGE_JUDGES`` put real judges in the curate and eval steps.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from . import app
-from .common import fail, load_judges_file
+from .common import fail
 
+RECIPE = "curate_judge_train.yaml"
 BANNER = (
     "=" * 78 + "\n"
     "  SIMULATED JURY: no judge is configured, so prefjudge starts its loopback test server\n"
-    "  (prefjudge.testing) with three scripted, deliberately biased simulated judges.\n"
-    "  Verdicts below are NOT from real LLMs. Configure real judges with --judges-file\n"
-    "  or PREFJUDGE_JUDGES=judges.yaml.\n" + "=" * 78
+    "  (prefjudge.testing) with simulated writers and three scripted, deliberately biased\n"
+    "  simulated judges. Verdicts below are NOT from real LLMs. Configure real judges with\n"
+    "  --judges-file or PREFJUDGE_JUDGES=judges.yaml.\n" + "=" * 78
 )
+
+
+def recipe_path() -> Path:
+    """``recipes/curate_judge_train.yaml`` of this checkout, else of the current directory."""
+    for root in (Path(__file__).resolve().parents[2], Path.cwd()):
+        path = root / "recipes" / RECIPE
+        if path.is_file():
+            return path
+    raise typer.BadParameter(f"cannot find recipes/{RECIPE} next to the package or in {Path.cwd()}; "
+                             "run the quickstart from the prefjudge repository")
+
+
+def default_out() -> Path:
+    return Path("runs") / f"quickstart-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}"
 
 
 @app.command("quickstart")
 def quickstart_command(
-    out: Path = typer.Option(Path("runs/quickstart"), help="Folder for the artefacts."),
-    n_pairs: int = typer.Option(200, help="Demo pairs to judge."),
+    out: Optional[Path] = typer.Option(None, help="Folder for the artefacts (default: a fresh runs/quickstart-TIME)."),
     judges_file: Optional[Path] = typer.Option(None, help="YAML list of real judges (else PREFJUDGE_JUDGES, else simulated)."),
-    order: str = typer.Option("both", help="random, both or fixed."),
-    seed: int = typer.Option(0, help="Seed of the order randomization and the demo data."),
 ) -> None:
-    """Judge a demo preference set end to end and write the results under OUT."""
-    from ..io import write_table
-    from ..rank import rank_pairs
-    from ..testing import SimServer, SimWorld, default_sim_jury, make_demo_pairs
-
-    judges_path = judges_file or (Path(os.environ["PREFJUDGE_JUDGES"]) if os.environ.get("PREFJUDGE_JUDGES") else None)
-    world = SimWorld()
-    pairs = make_demo_pairs(n_pairs, seed=seed, world=world)
-    with contextlib.ExitStack() as stack:
-        try:
-            if judges_path:
-                judges = load_judges_file(judges_path)
-                typer.echo(f"judges from {judges_path}: {', '.join(j.name for j in judges)}")
-            else:
-                typer.secho(BANNER, fg="yellow")
-                server = stack.enter_context(SimServer(world=world, seed=seed))
-                from ..judge import Judge
-
-                judges = [Judge(j.name, base_url=server.base_url, api_key="simulated") for j in default_sim_jury()]
-            result = rank_pairs(pairs, judges=judges, order=order, seed=seed, store=str(out / "store.db"))
-        except Exception as exc:
-            raise fail(exc) from exc
-    df = result.to_pandas()
-    ranked = write_table(df, out / "ranked.parquet")
-    judgments = write_table(result.judgments, out / "judgments.parquet")
-    _summary(df, result)
-    typer.echo(f"\nper-pair results: {ranked}\njudgments table:  {judgments}\ncall store:       {out / 'store.db'}")
+    """Curate a preference set with a jury, audit it, train on it (QLoRA DPO), merge and evaluate."""
+    env = os.environ.get("PREFJUDGE_JUDGES")
+    judges = judges_file or (Path(env) if env else None)
+    out = out or default_out()
+    recipe = recipe_path()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything is built locally: never wait on the Hub
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    typer.echo(f"prefjudge quickstart: the smoke run of {recipe}\n"
+               "  generate -> jury (random order) -> audit -> curate -> export -> QLoRA DPO -> merge -> evaluate")
+    if judges is None:
+        typer.secho(BANNER, fg="yellow")
+    else:
+        typer.echo(f"judges from {judges} (curate and eval steps); the candidates still come from the "
+                   "simulated writers")
+    try:
+        run = _run(recipe, out, judges)
+    except Exception as exc:
+        raise fail(exc) from exc
+    print_summary(run)
 
 
-def _summary(df, result) -> None:
-    j = result.judgments
-    typer.echo(f"\n{len(df)} pairs, {len(j)} judge calls ({result.meta['n_calls_made']} made, {result.meta['n_calls_cached']} from the store)")
-    typer.echo("winners: " + ", ".join(f"{k}={v}" for k, v in df["winner"].value_counts(dropna=False).items()))
-    if "quality_a" in df:
-        decided = df[df["winner"].isin(["a", "b"])]
-        truth = (decided["quality_a"] > decided["quality_b"]).map({True: "a", False: "b"})
-        typer.echo(f"agreement with the simulator's latent truth: {(decided['winner'] == truth).mean():.1%} of {len(decided)} decided pairs")
-    for name, g in j.groupby("judge"):
-        ok = g[g["winner"].isin(["a", "b"])]
-        first = ((ok["order"] == "ab") == (ok["winner"] == "a")).mean() if len(ok) else float("nan")
-        typer.echo(f"  {name:<12} parsed {g['winner'].notna().mean():.0%}  picked the answer shown first {first:.0%}")
+def _run(recipe: Path, out: Path, judges: Path | None) -> dict[str, Any]:
+    """Run the smoke profile; library output (TRL's logs, progress bars) goes to OUT/quickstart.log."""
+    from ..train.run import run_recipe
+
+    out.mkdir(parents=True, exist_ok=True)
+    console = sys.stdout
+    with open(out / "quickstart.log", "w", encoding="utf-8") as log, \
+            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        return run_recipe(recipe, profile="smoke", out=out, judges_file=judges,
+                          echo=lambda line: print(line, file=console, flush=True))
+
+
+def _rate(r: dict[str, Any]) -> str:
+    if r.get("value") is None:
+        return f"n/a ({r.get('reason')})"
+    ci = r.get("ci") or [None, None]
+    return f"{r['value']:.2f} (95% CI {ci[0]:.2f}-{ci[1]:.2f}, n={r['n']})"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def curation_lines(c: dict[str, Any]) -> list[str]:
+    rows = dict(c["rows"])
+    head = [f"{k} {rows.pop(k)}" for k in ("prompts", "candidates", "comparisons", "judgments", "pairs") if k in rows]
+    jury = "SIMULATED jury" if c.get("simulated_jury") else "jury"
+    lines = [f"Curation ({jury}: {', '.join(c['judges'])}; {c['strategy']} ranking, {c['order']} order)",
+             "  " + " -> ".join(head),
+             "  rows kept after each step: " + ", ".join(f"{k} {v}" for k, v in rows.items())]
+    lb = c.get("length_balance")
+    if lb:
+        lines.append(f"  chosen answer longer: {_pct(lb['before'])} of {lb['n_before']} pairs before length balance, "
+                     f"{_pct(lb['after'])} of {lb['n_after']} after")
+    ls = c.get("latent_score")
+    if ls and ls.get("n"):
+        lines.append(f"  simulated truth: chosen answers score {ls['chosen_mean']:.2f} vs rejected {ls['rejected_mean']:.2f} "
+                     f"(chosen better in {_pct(ls['chosen_better_share'])} of {ls['n']} pairs)")
+    lines.append(f"  audit: {len(c.get('audit_warnings', []))} warning(s) about the judges; see the HTML report")
+    return lines
+
+
+def training_lines(run: dict[str, Any]) -> list[str]:
+    train, lines = run.get("train") or {}, []
+    h = train.get("history") or []
+    if h:
+        first, last = h[0], h[-1]
+
+        def at(e: dict) -> str:
+            return (f"step {e['step']}: loss {e.get('loss', float('nan')):.3f}, margins "
+                    f"{e.get('rewards/margins', float('nan')):.3f}, accuracies {e.get('rewards/accuracies', float('nan')):.2f}")
+
+        lines += [f"DPO ({train['runtime'].get('quantization')} LoRA, {train['rows'].get('train')} training pairs)",
+                  f"  {at(first)}  ->  {at(last)}"]
+    if run.get("merge"):
+        m = run["merge"]
+        lines.append(f"Merge: max |logit diff| merged vs base+adapter {m['max_abs_logit_diff']:.2g} (tolerance {m['tolerance']})")
+    return lines
+
+
+def length_caveat(ev: dict[str, Any]) -> str | None:
+    """A warning when every trained answer is longer (or every one shorter) than its base answer:
+    the length-controlled regression then cannot tell the model's effect from length's."""
+    import json
+
+    path = ev.get("path")
+    answers = json.loads(Path(path).read_text()).get("answers", []) if path and Path(path).is_file() else []
+    signs = {(len(a["trained"]) > len(a["base"])) - (len(a["trained"]) < len(a["base"])) for a in answers}
+    if len(answers) < 2 or len(signs) != 1 or 0 in signs:
+        return None
+    side = "longer" if signs == {1} else "shorter"
+    return (f"  caveat: every trained answer is {side} than its base answer, so the length-controlled "
+            "rate cannot separate the model from length here")
+
+
+def eval_lines(ev: dict[str, Any]) -> list[str]:
+    jury = "SIMULATED jury" if ev.get("simulated") else "jury: " + ", ".join(ev.get("judges", []))
+    ml = ev["mean_length"]
+    lines = [f"Evaluation, trained vs base on {ev['n_prompts']} held-out prompts ({jury}, random order)",
+             f"  win rate {_rate(ev['win_rate'])}; length-controlled {_rate(ev['lc_win_rate'])}",
+             f"  mean answer length: base {ml['base_chars']:.1f} chars / {ml['base_words']:.1f} words, "
+             f"trained {ml['trained_chars']:.1f} chars / {ml['trained_words']:.1f} words"]
+    caveat = length_caveat(ev)
+    return lines + ([caveat] if caveat else [])
+
+
+def artefacts(run: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, path) of every artefact the run wrote."""
+    c, out = run.get("curate") or {}, Path(run["out"])
+    items = [("audit report (HTML)", (c.get("audit") or {}).get("html")),
+             ("audit (Markdown, JSON)", ", ".join(v for k, v in (c.get("audit") or {}).items() if k != "html")),
+             ("curated dataset export", c.get("path")), ("dataset file", (c.get("data_files") or [None])[0]),
+             ("dataset card", c.get("card")), ("adapter", run.get("adapter_path")),
+             ("merged model", run.get("merged_path")), ("eval answers", (run.get("eval") or {}).get("path")),
+             ("run.json", str(out / "run.json")), ("library log", str(out / "quickstart.log"))]
+    return [(label, path) for label, path in items if path]
+
+
+def print_summary(run: dict[str, Any]) -> None:
+    """The headline numbers and the artefact paths."""
+    lines = [""]
+    if run.get("curate"):
+        lines += curation_lines(run["curate"])
+    lines += training_lines(run)
+    if run.get("eval"):
+        lines += eval_lines(run["eval"])
+    lines += ["", "Artefacts"] + [f"  {label:<24}{path}" for label, path in artefacts(run)]
+    lines.append(f"\nDone in {run['wall_seconds']:.1f} s (peak memory {run['peak_memory_mb']:.0f} MB).")
+    typer.echo("\n".join(lines))
+    for note in run.get("notes", []):
+        typer.secho(f"note: {note}", fg="yellow")

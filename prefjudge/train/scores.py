@@ -24,32 +24,31 @@ def sample_style_score(prompt: str, response: str) -> float:
     return float(sum(w in words for w in PREFERRED) - sum(w in words for w in REFUSALS))
 
 
-#: Definite openers of :func:`direct_style_score` (matched as a prefix of the answer).
-DIRECT_OPENERS = ("the", "this", "that", "these", "then", "therefore")
-#: Clarity words of :func:`direct_style_score` (all single tokens of the tiny model's tokenizer).
-CLARITY_WORDS = ("clear", "simple", "explains", "helps", "step", "summary", "better", "good")
+
+#: The words :func:`explanation_score` counts (each a single token of the tiny model's tokenizer).
+EXPLANATION_WORDS = ("answer", "question", "result", "step", "reason", "simple", "clear", "good", "better",
+                     "then", "explains", "helps", "checks", "compares", "describes", "improves", "follows",
+                     "summary")
 
 
-def direct_style_score(prompt: str, response: str) -> float:
-    """The pipeline recipe's simulated taste: an answer that opens with a definite word and uses
-    clarity words is better.
+def explanation_score(prompt: str, response: str) -> float:
+    """The pipeline recipe's simulated taste: 10 x the share of an answer's words that are
+    :data:`EXPLANATION_WORDS` (answer, reason, step, explains, compares, summary...); -1 for an
+    answer without any word.
 
-    +2 when the answer starts with one of :data:`DIRECT_OPENERS` (a prefix test, so "Thenoia"
-    counts: it is about the opening tokens a tiny model can learn), plus 10 x the share of its
-    words that are :data:`CLARITY_WORDS`; -1 for an answer without any word. The simulated
-    generators' answers are random words, so 3 in 10 prompts or so get a candidate that opens this
-    way among 12, and the curated chosen answers open with it far more often than the rejected
-    ones: a preference a tiny model learns in a few dozen DPO steps and a simulated jury with the
-    same score can see in the trained model's answers. A fixture, not a quality metric.
+    The simulated writers draw their words at random from a vocabulary of 129, 18 of them these,
+    so answers to the same prompt differ in this share by chance; the curated chosen answers are
+    rich in these words and the rejected ones poor. A preference that lives in every token (not in
+    one position) is one a tiny model learns in a few dozen DPO steps, and a simulated jury with
+    the same score sees it in the trained model's answers. A fixture, not a quality metric; it is
+    length-neutral (a share, not a count), so length balance leaves it intact.
 
-    >>> direct_style_score("", "The answer explains it in a clear way.")
-    4.5
-    >>> direct_style_score("", "Water rises."), direct_style_score("", "42 !")
+    >>> explanation_score("", "The answer explains it in a clear way.")
+    3.75
+    >>> explanation_score("", "Water rises."), explanation_score("", "42 !")
     (0.0, -1.0)
     """
-    text = response.strip().lower()
-    words = re.findall(r"[a-z']+", text)
+    words = re.findall(r"[a-z']+", response.lower())
     if not words:
         return -1.0
-    clarity = sum(w in CLARITY_WORDS for w in words) / len(words)
-    return 2.0 * text.startswith(DIRECT_OPENERS) + 10.0 * clarity
+    return 10.0 * sum(w in EXPLANATION_WORDS for w in words) / len(words)

@@ -119,14 +119,15 @@ def training_lines(run: dict[str, Any]) -> list[str]:
         first, last = h[0], h[-1]
 
         def at(e: dict) -> str:
-            return (f"step {e['step']}: loss {e.get('loss', float('nan')):.3f}, margins "
+            return (f"step {int(e['step'])}: loss {e.get('loss', float('nan')):.3f}, margins "
                     f"{e.get('rewards/margins', float('nan')):.3f}, accuracies {e.get('rewards/accuracies', float('nan')):.2f}")
 
         lines += [f"DPO ({train['runtime'].get('quantization')} LoRA, {train['rows'].get('train')} training pairs)",
                   f"  {at(first)}  ->  {at(last)}"]
-    if run.get("merge"):
-        m = run["merge"]
-        lines.append(f"Merge: max |logit diff| merged vs base+adapter {m['max_abs_logit_diff']:.2g} (tolerance {m['tolerance']})")
+    m = run.get("merge") or {}
+    if m.get("max_abs_logit_diff") is not None:
+        lines.append(f"Merge: max |logit diff| merged vs base+adapter {m['max_abs_logit_diff']:.2g} "
+                     f"(tolerance {m['tolerance']:.2g})")
     return lines
 
 

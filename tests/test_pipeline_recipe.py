@@ -88,6 +88,9 @@ def test_curation_rows_audit_and_export(quickstart):
     assert len(data) == rows["exported"] and {"prompt", "chosen", "rejected", "margin"} <= set(data[0])
     card = Path(c["card"]).read_text()
     assert "claude-sim" in card and "length_balance" in card
+    config = yaml.safe_load((Path(c["path"]) / "prefjudge_config.yaml").read_text())
+    assert [j["model"] for j in config["judges"]] == ["gpt-sim", "claude-sim", "llama-sim"]
+    assert all("api_key" not in spec for spec in config["judges"] + config["generators"])
 
 
 def test_audit_reports_show_the_simulated_biases(quickstart):
@@ -202,6 +205,7 @@ def test_real_judges_replace_the_simulated_jury(tmp_path):
     c = run["curate"]
     assert c["judges"] == ["gpt-4o-mini-stand-in", "claude-stand-in"] and c["simulated"] and not c["simulated_jury"]
     assert c["rows"]["prompts"] == 6 and calls == c["rows"]["judgments"] > 0
+    assert "api_key" not in (Path(c["path"]) / "prefjudge_config.yaml").read_text()
     switched = with_judges(load_recipe(RECIPE, "smoke"), tmp_path / "judges.yaml")
     assert switched.steps[3].jury.judges_file == str((tmp_path / "judges.yaml").resolve())
     assert switched.steps[3].jury.simulated_score is None

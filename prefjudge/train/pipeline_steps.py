@@ -223,15 +223,24 @@ def export_curated(cfg, ranked, prefs, out: Path, formats: list[str]) -> tuple[P
         for fmt in formats:
             writers[fmt](out / AUDIT_SUFFIX[fmt])
             paths[fmt] = str(out / AUDIT_SUFFIX[fmt])
-    o = cfg.output
-    path = export(prefs, o.dir, format=o.format, audit=report, config=cfg, license=o.license,
+    o, shared = cfg.output, without_keys(cfg)
+    path = export(prefs, o.dir, format=o.format, audit=report, config=shared, license=o.license,
                   pretty_name=o.pretty_name, overwrite=o.overwrite)
     if cfg.push is not None:
         from prefjudge.curate.hub import push_to_hub
 
-        push_to_hub(prefs, cfg.push.repo_id, private=cfg.push.private, audit=report, config=cfg,
+        push_to_hub(prefs, cfg.push.repo_id, private=cfg.push.private, audit=report, config=shared,
                     license=o.license, pretty_name=o.pretty_name)
     return path, report, paths
+
+
+def without_keys(cfg):
+    """The config with every judge's and generator's ``api_key`` removed: the export and the Hub
+    get the run's settings, never a credential (a judges file may hold one, e.g. for a server)."""
+    def strip(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in spec.items() if k != "api_key"} for spec in specs]
+
+    return cfg.model_copy(update={"judges": strip(cfg.judges), "generators": strip(cfg.generators)})
 
 
 def row_counts(ranked, prefs) -> dict[str, int]:

@@ -1,4 +1,13 @@
-"""From comparisons to strengths, to the best and worst answer of each prompt, to preference rows."""
+"""From comparisons to strengths, to the best and worst answer of each prompt, to preference rows.
+
+Candidates are ranked by Bradley-Terry strength; exact ties (equal strengths, e.g. equal total
+scores in a round robin) by a priority seeded with the prompt id
+(:func:`~prefjudge.curate.posterior.tie_priority`). When every pair of a prompt was compared, the
+best and worst are rank 1 and rank N. Otherwise they are the answers a full round robin would most
+probably pick, given the comparisons made (``p_best``, ``p_worst``: see
+:mod:`prefjudge.curate.posterior`); with few comparisons these can differ from the strength order,
+which weighs a win by the opponent's estimated strength rather than by what the round robin would see.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +23,7 @@ if TYPE_CHECKING:
     from .rank import ResponseRanking
 
 CANDIDATE_COLUMNS = ("prompt_id", "candidate_id", "candidate", "prompt", "system", "response", "model",
-                     "strength", "se", "rank", "comparisons")
+                     "strength", "se", "rank", "comparisons", "p_best", "p_worst", "selected")
 
 
 def _outcomes_by_prompt(pairs: pd.DataFrame, outcomes: pd.DataFrame) -> dict[str, list[tuple[int, int, float, float]]]:
@@ -29,7 +38,11 @@ def _outcomes_by_prompt(pairs: pd.DataFrame, outcomes: pd.DataFrame) -> dict[str
 
 
 def candidate_table(groups: list[Group], pairs: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
-    """One row per candidate: Bradley-Terry strength, standard error, rank (1 = best), comparisons."""
+    """One row per candidate: strength, standard error, rank (1 = best), comparisons, p_best, p_worst.
+
+    ``p_best`` (``p_worst``): the probability that a full round robin ranks the candidate first
+    (last), given the comparisons made; 1 or 0 when every pair was compared.
+    """
     import pandas as pd
 
     from .bt import fit_bt
@@ -38,14 +51,58 @@ def candidate_table(groups: list[Group], pairs: pd.DataFrame, outcomes: pd.DataF
     count = pairs.groupby("prompt_id")[["cand_a", "cand_b"]].agg(list) if len(pairs) else None
     rows = []
     for g in groups:
-        s, se = fit_bt(len(g.responses), by.get(g.prompt_id, []))
-        order = sorted(range(len(s)), key=lambda k: (-s[k], k))
+        n, obs = len(g.responses), by.get(g.prompt_id, [])
+        s, se = fit_bt(n, obs)
+        order = strength_order(s, g.prompt_id)
+        joint = _extreme_probabilities(n, obs, order, g.prompt_id)
+        p_best, p_worst = joint.sum(axis=1), joint.sum(axis=0)
+        best, worst = _mode(joint, order)
         met = _met_counts(count, g)
         for k, text in enumerate(g.responses):
             rows.append({"prompt_id": g.prompt_id, "candidate_id": g.candidate_ids[k], "candidate": k, "prompt": g.prompt,
                          "system": g.system, "response": text, "model": g.models[k], "strength": float(s[k]),
-                         "se": float(se[k]), "rank": order.index(k) + 1, "comparisons": met.get(k, 0)})
+                         "se": float(se[k]), "rank": order.index(k) + 1, "comparisons": met.get(k, 0),
+                         "p_best": float(p_best[k]), "p_worst": float(p_worst[k]),
+                         "selected": "best" if k == best else "worst" if k == worst else None})
     return pd.DataFrame(rows, columns=list(CANDIDATE_COLUMNS))
+
+
+def strength_order(s: Any, key: str) -> list[int]:
+    """Candidate indices from strongest to weakest; exact ties by the seeded priority of ``key``.
+
+    >>> strength_order([0.5, 0.5, -1.0], "p") in ([0, 1, 2], [1, 0, 2])
+    True
+    """
+    from .posterior import TIE_TOL, tie_priority
+
+    priority = tie_priority(len(s), key)
+    tied: list[list[int]] = []
+    for k in sorted(range(len(s)), key=lambda k: -s[k]):
+        if tied and s[tied[-1][-1]] - s[k] <= TIE_TOL:
+            tied[-1].append(k)
+        else:
+            tied.append([k])
+    return [k for group in tied for k in sorted(group, key=lambda k: -priority[k])]
+
+
+def _extreme_probabilities(n: int, obs: list[tuple[int, int, float, float]], order: list[int], key: str) -> Any:
+    """P(full round robin picks best = b, worst = w): one-hot on the ranking's ends when every pair was compared."""
+    import numpy as np
+
+    joint = np.zeros((n, n))
+    if len({(i, j) for i, j, _, w in obs if w > 0}) == n * (n - 1) // 2:
+        joint[order[0], order[-1]] = 1.0
+        return joint
+    from .posterior import extreme_probabilities
+
+    return extreme_probabilities(n, obs, key)
+
+
+def _mode(joint: Any, order: list[int]) -> tuple[int, int]:
+    """The most probable (best, worst); equal probabilities go to the stronger best, then the weaker worst."""
+    rev = order[::-1]
+    b, w = divmod(int(joint[order][:, rev].argmax()), len(order))
+    return order[b], rev[w]
 
 
 def _met_counts(count: Any, g: Group) -> dict[int, int]:
@@ -58,7 +115,11 @@ def _met_counts(count: Any, g: Group) -> dict[int, int]:
 
 
 def selection_table(cand: pd.DataFrame, pairs: pd.DataFrame, judgments: pd.DataFrame) -> pd.DataFrame:
-    """Per prompt: best and worst candidate (Bradley-Terry extremes), comparisons and judge calls used."""
+    """Per prompt: best and worst candidate, comparisons and judge calls used.
+
+    Best and worst: the most probable (best, worst) pair of a full round robin (the candidates
+    marked ``selected``); with every pair compared, rank 1 and rank N.
+    """
     import pandas as pd
 
     prompt_of = dict(zip(pairs["id"], pairs["prompt_id"])) if len(pairs) else {}
@@ -66,8 +127,9 @@ def selection_table(cand: pd.DataFrame, pairs: pd.DataFrame, judgments: pd.DataF
     comps = pairs["prompt_id"].value_counts() if len(pairs) else pd.Series(dtype=int)
     rows = []
     for pid, g in cand.groupby("prompt_id", sort=False):
-        g = g.sort_values(["rank"])
-        rows.append({"prompt_id": pid, "best": int(g["candidate"].iloc[0]), "worst": int(g["candidate"].iloc[-1]),
+        best = int(g.loc[g["selected"] == "best", "candidate"].iloc[0])
+        worst = int(g.loc[g["selected"] == "worst", "candidate"].iloc[0])
+        rows.append({"prompt_id": pid, "best": int(best), "worst": int(worst),
                      "n_candidates": len(g), "n_comparisons": int(comps.get(pid, 0)), "n_calls": int(calls.get(pid, 0))})
     return pd.DataFrame(rows, columns=["prompt_id", "best", "worst", "n_candidates", "n_comparisons", "n_calls"])
 

@@ -5,15 +5,19 @@ preference for the lower index ``i`` of the pair ``(i, j)``, i < j). Rounds are 
 across prompts, so each round is one batched, concurrent ``rank_pairs`` call.
 
 - :class:`RoundRobin`: every pair once, N(N-1)/2 comparisons.
-- :class:`Adaptive`: a random matching, then one comparison per round chosen by simulating the
-  round robin from the current Bradley-Terry fit (see the class).
+- :class:`Adaptive`: a random matching, then one comparison per round, the one that tells most about
+  which best and worst a full round robin would pick (see the class and
+  :mod:`prefjudge.curate.posterior`).
 - :class:`Knockout`: a max-min tournament, then refinement up to a budget (default 2N).
   Round 1 pairs the candidates at random (seeded); winners play a single-elimination bracket
   for the best, losers one for the worst (3N/2 - 2 comparisons). The remaining budget goes to
   the places where the answer is least certain: Bradley-Terry strengths are fitted on every
   outcome so far, and the current best (worst) meets the strongest (weakest) candidate it has
-  not met yet. The best and worst are the Bradley-Terry extremes over all outcomes, the same
-  estimator the round robin uses.
+  not met yet.
+
+Whatever the strategy, the reported best and worst are those a full round robin would most
+probably pick given the comparisons made (:mod:`prefjudge.curate.selection`); for the round robin
+itself, its Bradley-Terry extremes.
 """
 
 from __future__ import annotations
@@ -154,29 +158,31 @@ class Knockout(_Base):
 
 
 class Adaptive(_Base):
-    """Random matching, then each round the one comparison that makes the best and worst most certain.
+    """A random matching, then one comparison per round: the one that tells most about the round robin's picks.
 
-    Before each round, ``samples`` completions of the full round robin are drawn: strengths from
-    the Bradley-Terry fit (estimate and covariance), and for every comparison not made yet the
-    share of ``m`` verdicts won, Binomial(m, P(i beats j)) / m, with m the usual number of
-    verdicts per comparison. Each completion names a best and a worst answer (by total score,
-    which orders a complete round robin as Bradley-Terry does). The comparison chosen is the
-    one whose outcome, once known, leaves the most probable (best, worst) pair most probable on
-    average: ``sum over outcomes v of max_k #{samples with X_q = v and (best, worst) = k} / samples``.
+    The target is the best and worst a full round robin would pick (see
+    :mod:`prefjudge.curate.posterior`). Before each round, ``samples`` completions of the round
+    robin are drawn from the comparisons made so far, each naming a best and a worst answer. The
+    comparison chosen is the one whose outcome is expected to leave the least uncertainty about
+    them: it minimises ``sum over outcomes v of P(v) * (H(best | v) + H(worst | v))`` (H: entropy),
+    i.e. it maximises the information its outcome carries about the best plus that about the worst.
+    With soft preferences (logprob verdicts; outcomes in 8 quantile bins) it maximises instead the
+    expected probability of the most probable (best, worst) pair, ``sum over v of max_k P(v, k)``:
+    on the simulated jury that criterion was 2 points worse with hard verdicts and about 0.5 better
+    with soft ones (docs/benchmarks.md, "Ranking N candidates").
     """
 
     def __init__(self, n: int, seed: int = 0, key: str = "", budget: int | None = None, samples: int = 2048):
         super().__init__(n, seed, key)
         import numpy as np
 
+        from .posterior import all_pairs, tie_priority
+
         self.budget = 2 * n if budget is None else budget
         self.samples = samples
         self.stage = "start"
-        self.all_pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-        inc_i, inc_j = np.zeros((len(self.all_pairs), n)), np.zeros((len(self.all_pairs), n))
-        for q, (i, j) in enumerate(self.all_pairs):
-            inc_i[q, i] = inc_j[q, j] = 1.0
-        self._inc = (inc_i, inc_j)
+        self.all_pairs = all_pairs(n)
+        self.priority = tie_priority(n, key)
         self._np = np.random.default_rng(self.rng.getrandbits(63))
 
     def next_pairs(self) -> list[Pair]:
@@ -188,42 +194,72 @@ class Adaptive(_Base):
         if self.stage == "done" or len(self.outcomes) >= min(self.budget, len(self.all_pairs)):
             self.stage = "done"
             return []
-        q = self._query(*self._simulate())
+        q = self._query()
         if q is None:
             self.stage = "done"
             return []
         return [self.all_pairs[q]]
 
-    def _simulate(self):
-        """(sampled outcomes, shape samples x pairs; (best, worst) code of each sample)."""
-        import numpy as np
+    def completions(self):
+        """Sampled completions of the round robin, shape (samples, N(N-1)/2) (see :mod:`~prefjudge.curate.posterior`)."""
+        from .posterior import sample_round_robins
 
-        from .bt import fit_bt_cov
+        return sample_round_robins(self.n, self.bt_outcomes(), self.samples, self._np)
 
-        obs = self.bt_outcomes()
-        s, cov = fit_bt_cov(self.n, obs)
-        m = max(1, int(np.median([o[3] for o in obs]))) if obs else 1
-        draw = self._np.multivariate_normal(s, cov, size=self.samples, method="eigh")
-        ii, jj = (np.array(x) for x in zip(*self.all_pairs))
-        p = 1.0 / (1.0 + np.exp(-(draw[:, ii] - draw[:, jj])))
-        x = self._np.binomial(m, p) / m
-        for q, pair in enumerate(self.all_pairs):
-            if pair in self.outcomes and self.outcomes[pair][0] is not None:
-                x[:, q] = self.outcomes[pair][0]
-        score = x @ self._inc[0] + (1.0 - x) @ self._inc[1]
-        return x, score.argmax(1) * self.n + score.argmin(1)
+    def _query(self) -> int | None:
+        """Index of the comparison to make next (None once every pair is compared).
 
-    def _query(self, x, codes) -> int | None:
-        import numpy as np
+        Equal scores (e.g. once every completion agrees) go to the comparison whose outcome
+        varies most across the completions, then to the first pair.
+        """
+        from .posterior import has_soft_outcomes, round_robin_extremes
 
-        best, best_q = -1.0, None
-        for q, pair in enumerate(self.all_pairs):
-            if pair in self.outcomes:
-                continue
-            conf = sum(np.bincount(codes[x[:, q] == v]).max() for v in np.unique(x[:, q])) / len(codes)
-            if conf > best:
-                best, best_q = conf, q
-        return best_q
+        x = self.completions()
+        best, worst = round_robin_extremes(x, self.n, self.priority)
+        soft = has_soft_outcomes(self.bt_outcomes())
+        keys = {q: (round(-_mode_probability(x[:, q], best * self.n + worst) if soft
+                          else _remaining_entropy(x[:, q], best, worst), 12), -float(x[:, q].var()), q)
+                for q, pair in enumerate(self.all_pairs) if pair not in self.outcomes}
+        return min(keys, key=keys.__getitem__) if keys else None
+
+
+def _entropy(labels) -> float:
+    import numpy as np
+
+    counts = np.bincount(labels)
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def _outcome_groups(outcome, bins: int = 8):
+    """Group label of each completion by the value of one outcome; soft outcomes in ``bins`` quantile bins."""
+    import numpy as np
+
+    values, groups = np.unique(outcome, return_inverse=True)
+    if len(values) > bins:
+        edges = np.unique(np.quantile(outcome, np.linspace(0, 1, bins + 1)[1:-1]))
+        groups = np.searchsorted(edges, outcome, side="right")
+    return groups
+
+
+def _remaining_entropy(outcome, best, worst) -> float:
+    """Expected entropy of the best plus that of the worst once ``outcome`` (one column of completions) is known."""
+    import numpy as np
+
+    groups = _outcome_groups(outcome)
+    total = 0.0
+    for g in np.unique(groups):
+        hit = groups == g
+        total += hit.mean() * (_entropy(best[hit]) + _entropy(worst[hit]))
+    return total
+
+
+def _mode_probability(outcome, code) -> float:
+    """Expected probability of the most probable (best, worst) ``code`` once ``outcome`` is known."""
+    import numpy as np
+
+    groups = _outcome_groups(outcome)
+    return float(sum(np.bincount(code[groups == g]).max() for g in np.unique(groups)) / len(code))
 
 
 def phase_one_cost(n: int) -> int:

@@ -97,3 +97,22 @@ def test_win_matrix_counts_ties_as_half():
     assert gen["win_matrix"]["m1"]["m2"] == {"wins": 2.5, "n": 3}
     assert gen["win_matrix"]["m2"]["m1"] == {"wins": 0.5, "n": 3}
     assert gen["models"]["m1"]["win_rate"]["value"] == pytest.approx(2.5 / 3)
+
+
+def test_no_length_controlled_rate_when_one_model_is_always_longer():
+    """Length and model are the same variable: the LC value would be an extrapolation, so None with the reason."""
+    rng = np.random.default_rng(1)
+    n = 60
+    rows = [{"pair_id": f"p{i}", "prompt": f"q{i}", "judge": "j",
+             "response_a": "long answer " * int(rng.integers(5, 20)), "response_b": "short",
+             "model_a": "trained", "model_b": "base", "winner": "a" if rng.random() < 0.8 else "b"} for i in range(n)]
+    gen = audit(pd.DataFrame(rows)).to_dict()["generators"]
+    lc = gen["models"]["trained"]["lc_win_rate"]
+    assert lc["value"] is None and lc["ci"] is None and lc["n"] == n
+    assert "longer than its opponent's in every one of its 60 pairs" in lc["reason"]
+    assert "shorter" in gen["models"]["base"]["lc_win_rate"]["reason"]
+    assert gen["models"]["trained"]["win_rate"]["value"] > 0.6  # the raw rate is still reported
+    # one pair the other way (1 in 60): the value comes back, with the caveat as its reason
+    rows[0]["response_b"] = "x" * 500
+    lc2 = audit(pd.DataFrame(rows)).to_dict()["generators"]["models"]["trained"]["lc_win_rate"]
+    assert lc2["value"] is not None and "98% of its 60 pairs" in lc2["reason"]

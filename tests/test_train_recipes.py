@@ -83,9 +83,16 @@ def test_neuralhermes_eval_shows_the_learned_preference(neuralhermes):
     ev = read_run(neuralhermes)["eval"]
     assert ev["simulated"] and ev["n_prompts"] == 12 and ev["outcomes"]["failed"] == 0
     assert ev["win_rate"]["n"] == 12 and ev["win_rate"]["value"] >= 0.75 and ev["win_rate"]["ci"][0] > 0.5
-    assert ev["lc_win_rate"]["n"] == 12 and ev["lc_win_rate"]["value"] is not None
     assert set(ev["mean_length"]) >= {"trained_chars", "base_chars", "delta_chars"}
     saved = json.loads(Path(ev["path"]).read_text())
+    lc = ev["lc_win_rate"]
+    signs = {(len(a["trained"]) > len(a["base"])) - (len(a["trained"]) < len(a["base"])) for a in saved["answers"]}
+    assert lc["n"] == 12
+    if signs in ({1}, {-1}):  # length and model are one variable: no length-controlled value, and why
+        side = "longer" if signs == {1} else "shorter"
+        assert lc["value"] is None and f"{side} than its opponent's in every one of its 12 pairs" in lc["reason"]
+    else:
+        assert lc["value"] is not None and 0.0 <= lc["value"] <= 1.0, (lc, saved["answers"])
     assert len(saved["answers"]) == 12 and saved["answers"][0]["trained"] != saved["answers"][0]["base"]
 
 

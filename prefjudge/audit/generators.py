@@ -59,7 +59,30 @@ def _lc(facts: PairFacts, usable: np.ndarray, ma, mb, n_models: int, y) -> tuple
     if not fit.converged:
         for r in rates:
             r["reason"] = "the length-controlled fit did not converge; treat the value with care"
-    return rates, length_coefficient(fit)
+    return [_confounded(r, dlen, ma, mb, m) for m, r in enumerate(rates)], length_coefficient(fit)
+
+
+def _confounded(entry: dict, dlen: np.ndarray, ma: np.ndarray, mb: np.ndarray, m: int) -> dict:
+    """No length-controlled rate when a model's answer is longer (or shorter) than its opponent's in every pair.
+
+    Then length and model are the same variable and the fit's value at equal length is an
+    extrapolation the data cannot check (it lands near 0 or 1 whatever the quality). When 90% or
+    more of the pairs go one way the value stays, with that caveat as its reason.
+    """
+    own = np.where(ma == m, dlen, np.where(mb == m, -dlen, np.nan))
+    own = own[~np.isnan(own)]
+    if len(own) == 0 or entry.get("value") is None:
+        return entry
+    longer, shorter = float((own > 0).mean()), float((own < 0).mean())
+    side, share = ("longer", longer) if longer >= shorter else ("shorter", shorter)
+    if share == 1.0:
+        return {"value": None, "ci": None, "n": entry["n"],
+                "reason": f"the model's answer is {side} than its opponent's in every one of its {len(own)} pairs, "
+                          "so length and model cannot be separated"}
+    if share >= 0.9:
+        return {**entry, "reason": f"the model's answer is {side} in {100 * share:.0f}% of its {len(own)} pairs; "
+                                   "the length-controlled value extrapolates to equal length"}
+    return entry
 
 
 def _win_matrix(models, ma: np.ndarray, mb: np.ndarray, y: np.ndarray) -> dict[str, dict[str, dict]]:

@@ -86,7 +86,8 @@ def _rate(r: dict[str, Any]) -> str:
     if r.get("value") is None:
         return f"n/a ({r.get('reason')})"
     ci = r.get("ci") or [None, None]
-    return f"{r['value']:.2f} (95% CI {ci[0]:.2f}-{ci[1]:.2f}, n={r['n']})"
+    note = f"; {r['reason']}" if r.get("reason") else ""
+    return f"{r['value']:.2f} (95% CI {ci[0]:.2f}-{ci[1]:.2f}, n={r['n']}{note})"
 
 
 def _pct(x: float | None) -> str:
@@ -131,21 +132,6 @@ def training_lines(run: dict[str, Any]) -> list[str]:
     return lines
 
 
-def length_caveat(ev: dict[str, Any]) -> str | None:
-    """A warning when every trained answer is longer (or every one shorter) than its base answer:
-    the length-controlled regression then cannot tell the model's effect from length's."""
-    import json
-
-    path = ev.get("path")
-    answers = json.loads(Path(path).read_text()).get("answers", []) if path and Path(path).is_file() else []
-    signs = {(len(a["trained"]) > len(a["base"])) - (len(a["trained"]) < len(a["base"])) for a in answers}
-    if len(answers) < 2 or len(signs) != 1 or 0 in signs:
-        return None
-    side = "longer" if signs == {1} else "shorter"
-    return (f"  caveat: every trained answer is {side} than its base answer, so the length-controlled "
-            "rate cannot separate the model from length here")
-
-
 def eval_lines(ev: dict[str, Any]) -> list[str]:
     jury = "SIMULATED jury" if ev.get("simulated") else "jury: " + ", ".join(ev.get("judges", []))
     ml = ev["mean_length"]
@@ -153,8 +139,7 @@ def eval_lines(ev: dict[str, Any]) -> list[str]:
              f"  win rate {_rate(ev['win_rate'])}; length-controlled {_rate(ev['lc_win_rate'])}",
              f"  mean answer length: base {ml['base_chars']:.1f} chars / {ml['base_words']:.1f} words, "
              f"trained {ml['trained_chars']:.1f} chars / {ml['trained_words']:.1f} words"]
-    caveat = length_caveat(ev)
-    return lines + ([caveat] if caveat else [])
+    return lines
 
 
 def artefacts(run: dict[str, Any]) -> list[tuple[str, str]]:

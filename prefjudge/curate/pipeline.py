@@ -125,6 +125,16 @@ def rank_input(cfg: CurateConfig) -> Any:
     return rank_responses(cands, judges, strategy=rk.strategy, budget=rk.budget, **rank_kw)
 
 
+def preference_kwargs(cfg: CurateConfig) -> dict[str, Any]:
+    """The ``to_preferences`` arguments a config asks for (filters, dedup, decontamination built)."""
+    p, d = cfg.preferences, cfg.decontaminate
+    return dict(min_margin=p.min_margin, min_agreement=p.min_agreement, drop_ties=p.drop_ties,
+                drop_inconsistent=p.drop_inconsistent, length_balance=p.length_balance, format=p.format,
+                chat_template=chat_template(p.chat_template), filters=build_filters(cfg.filters),
+                dedup=cfg.dedup.model_dump() if cfg.dedup else None, seed=p.seed,
+                decontaminate={"benchmarks": benchmark_texts(d), "n": d.n, "fields": d.fields} if d else None)
+
+
 def run_curation(cfg: CurateConfig, config_file: str | Path | None = None, *, push: bool = True) -> CurationRun:
     """Every step of the config; the export folder also holds the config (the file itself when given)."""
     from ..result import RankResult
@@ -132,15 +142,7 @@ def run_curation(cfg: CurateConfig, config_file: str | Path | None = None, *, pu
     from .preferences import to_preferences
 
     ranked = rank_input(cfg)
-    p = cfg.preferences
-    prefs = to_preferences(
-        ranked, min_margin=p.min_margin, min_agreement=p.min_agreement, drop_ties=p.drop_ties,
-        drop_inconsistent=p.drop_inconsistent, length_balance=p.length_balance, format=p.format,
-        chat_template=chat_template(p.chat_template), filters=build_filters(cfg.filters),
-        dedup=cfg.dedup.model_dump() if cfg.dedup else None, seed=p.seed,
-        decontaminate={"benchmarks": benchmark_texts(cfg.decontaminate), "n": cfg.decontaminate.n,
-                       "fields": cfg.decontaminate.fields} if cfg.decontaminate else None,
-    )
+    prefs = to_preferences(ranked, **preference_kwargs(cfg))
     report = None
     if cfg.output.audit and isinstance(ranked, RankResult) and len(ranked.judgments):
         from ..audit import audit

@@ -187,21 +187,9 @@ def _path(value: str, base_dir: Path) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
-def preference_kwargs(cfg) -> dict[str, Any]:
-    """``to_preferences`` arguments from a ``CurateConfig`` (as ``prefjudge curate`` passes them)."""
-    from prefjudge.curate.pipeline import benchmark_texts, build_filters, chat_template
-
-    p, d = cfg.preferences, cfg.decontaminate
-    return dict(min_margin=p.min_margin, min_agreement=p.min_agreement, drop_ties=p.drop_ties,
-                drop_inconsistent=p.drop_inconsistent, length_balance=p.length_balance, format=p.format,
-                chat_template=chat_template(p.chat_template), filters=build_filters(cfg.filters),
-                dedup=cfg.dedup.model_dump() if cfg.dedup else None, seed=p.seed,
-                decontaminate={"benchmarks": benchmark_texts(d), "n": d.n, "fields": d.fields} if d else None)
-
-
 def curate(cfg) -> tuple[Any, Any]:
     """Generate and rank (``prefjudge.curate.pipeline.rank_input``), then ``to_preferences``."""
-    from prefjudge.curate.pipeline import rank_input
+    from prefjudge.curate.pipeline import preference_kwargs, rank_input
     from prefjudge.curate.preferences import to_preferences
 
     ranked = rank_input(cfg)

@@ -182,7 +182,7 @@ def test_a_broken_config_names_the_field(tmp_path, where, value, message):
 
 
 def test_real_judges_replace_the_simulated_jury(tmp_path):
-    """--judges-file / PREFJUDGE_JUDGES: real judges (here a second loopback server standing in
+    """`prefjudge recipe run --judges-file` (and the quickstart's PREFJUDGE_JUDGES): real judges (here a second loopback server standing in
     for an OpenAI-compatible API) judge the simulated writers' answers; the eval step switches too."""
     from prefjudge.testing import SimJudge, SimServer, SimWorld
 
@@ -199,8 +199,14 @@ def test_real_judges_replace_the_simulated_jury(tmp_path):
     with SimServer(judges=judges, world=SimWorld(score="prefjudge.train.scores:explanation_score")) as server:
         (tmp_path / "judges.yaml").write_text(yaml.safe_dump(
             [{"model": j.name, "base_url": server.base_url, "api_key": "x"} for j in judges]))
-        run = run_recipe(path, profile="smoke", out=tmp_path / "out", judges_file=tmp_path / "judges.yaml",
-                         echo=lambda _: None)
+        from typer.testing import CliRunner
+
+        from prefjudge.cli import app
+
+        res = CliRunner().invoke(app, ["recipe", "run", str(path), "--smoke", "--out", str(tmp_path / "out"),
+                                       "--judges-file", str(tmp_path / "judges.yaml")])
+        assert res.exit_code == 0, res.output
+        run = json.loads((tmp_path / "out" / "run.json").read_text())
         calls = len(server.log)
     c = run["curate"]
     assert c["judges"] == ["gpt-4o-mini-stand-in", "claude-stand-in"] and c["simulated"] and not c["simulated_jury"]

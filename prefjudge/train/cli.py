@@ -137,13 +137,15 @@ def recipe_run_command(recipe: Path = typer.Argument(..., help="A recipe YAML fi
                        profile: Optional[str] = typer.Option(None, help="Profile name (default full; --smoke = smoke)."),
                        dry_run: bool = typer.Option(False, "--dry-run", help="Validate, map samples, estimate memory."),
                        out: Optional[Path] = typer.Option(None, help="Output folder (default runs/NAME-PROFILE-TIME)."),
+                       judges_file: Optional[Path] = typer.Option(
+                           None, help="YAML list of judges for the curate and eval steps (replaces a simulated jury)."),
                        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
     """Run a recipe end to end (writes OUT/run.json), or plan it with --dry-run."""
     from prefjudge.train.run import run_recipe
 
     chosen = profile or ("smoke" if smoke else "full")
     try:
-        result = run_recipe(recipe, profile=chosen, dry_run=dry_run, out=out,
+        result = run_recipe(recipe, profile=chosen, dry_run=dry_run, out=out, judges_file=judges_file,
                             echo=(lambda _: None) if as_json else typer.echo)
     except PrefjudgeError as exc:
         raise _fail(exc) from exc

@@ -29,14 +29,7 @@ class CurationRun:
 
 def build_judges(cfg: CurateConfig) -> Any:
     """Judge objects from the config (a Jury when ``jury`` is set); errors name the entry."""
-    from ..judge import Judge
-
-    judges = []
-    for i, spec in enumerate(cfg.judges):
-        try:
-            judges.append(Judge(**spec))
-        except Exception as e:
-            raise ConfigError(f"judges[{i}]: {e}") from e
+    judges = _judges(cfg.judges, "judges")
     if cfg.jury is None or not judges:
         return judges
     from ..jury import Jury
@@ -45,14 +38,19 @@ def build_judges(cfg: CurateConfig) -> Any:
 
 
 def build_generators(cfg: CurateConfig) -> list[Any]:
+    return _judges(cfg.generators, "generators")
+
+
+def _judges(specs: list[dict[str, Any]], field: str) -> list[Any]:
+    """``Judge`` objects from config entries; a bad entry's error names ``field[i]``."""
     from ..judge import Judge
 
     out = []
-    for i, spec in enumerate(cfg.generators):
+    for i, spec in enumerate(specs):
         try:
             out.append(Judge(**spec))
         except Exception as e:
-            raise ConfigError(f"generators[{i}]: {e}") from e
+            raise ConfigError(f"{field}[{i}]: {e}") from e
     return out
 
 

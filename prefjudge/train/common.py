@@ -131,3 +131,31 @@ def step_timer():
             return sum(rest) / len(rest) if rest else None
 
     return StepTimer()
+
+
+def run_trainer(method: Literal["dpo", "sft"], build: Any, cfg: TrainConfig, base_dir: Path | None,
+                runtime: Any) -> TrainOutput:
+    """Build a trainer with ``build(cfg, base_dir=, callbacks=)``, train, save adapter and tokenizer.
+
+    ``runtime(plan, linear4bit_layers, trainer)`` gives the method's ``TrainOutput.runtime`` dict.
+    """
+    from prefjudge.train.runtime import count_linear4bit, peak_memory_mb, silence_bitsandbytes
+
+    silence_bitsandbytes()
+    timer = step_timer()
+    trainer, data, plan, model_path = build(cfg, base_dir=base_dir, callbacks=[timer])
+    n4 = count_linear4bit(trainer.model)
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    adapter = Path(cfg.output_dir) / "adapter"
+    trainer.save_model(str(adapter))
+    trainer.processing_class.save_pretrained(str(adapter))
+    history, evals = split_history(trainer.state.log_history)
+    peak, kind = peak_memory_mb(plan.device)
+    return TrainOutput(
+        method=method, base_model=model_path, output_dir=cfg.output_dir, adapter_path=str(adapter),
+        history=history, eval_history=evals, rows=data.rows, dropped=data.dropped,
+        runtime=runtime(plan, n4, trainer), notes=plan.notes, train_seconds=seconds,
+        mean_step_seconds=timer.mean(), peak_memory_mb=peak, peak_memory_kind=kind,
+    )

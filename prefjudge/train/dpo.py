@@ -18,14 +18,12 @@ Example (CPU, seconds)::
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from prefjudge.train.common import TrainOutput, prepare_data, split_history, step_timer, trl_common_args
+from prefjudge.train.common import TrainOutput, prepare_data, run_trainer, trl_common_args
 from prefjudge.train.config import TrainConfig
 from prefjudge.train.runtime import (
-    RuntimePlan, count_linear4bit, cuda_available, load_model, load_tokenizer, lora_config, peak_memory_mb,
-    plan_runtime, resolve_model_path, silence_bitsandbytes,
+    RuntimePlan, cuda_available, load_model, load_tokenizer, lora_config, plan_runtime, resolve_model_path, silence_bitsandbytes,
 )
 
 
@@ -69,24 +67,7 @@ def train_dpo(cfg: TrainConfig, *, base_dir: Path | None = None) -> TrainOutput:
     dropped before training and counted in ``rows["too_long"]``. ``history`` has one entry per
     logged step with loss and the ``rewards/*`` metrics.
     """
-    silence_bitsandbytes()
-    timer = step_timer()
-    trainer, data, plan, model_path = build_dpo_trainer(cfg, base_dir=base_dir, callbacks=[timer])
-    n4 = count_linear4bit(trainer.model)
-    started = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - started
-    adapter = Path(cfg.output_dir) / "adapter"
-    trainer.save_model(str(adapter))
-    trainer.processing_class.save_pretrained(str(adapter))
-    history, evals = split_history(trainer.state.log_history)
-    peak, kind = peak_memory_mb(plan.device)
-    return TrainOutput(
-        method="dpo", base_model=model_path, output_dir=cfg.output_dir, adapter_path=str(adapter),
-        history=history, eval_history=evals, rows=data.rows, dropped=data.dropped,
-        runtime=_runtime_info(cfg, plan, n4, trainer), notes=plan.notes, train_seconds=seconds,
-        mean_step_seconds=timer.mean(), peak_memory_mb=peak, peak_memory_kind=kind,
-    )
+    return run_trainer("dpo", build_dpo_trainer, cfg, base_dir, lambda plan, n4, trainer: _runtime_info(cfg, plan, n4, trainer))
 
 
 def _runtime_info(cfg: TrainConfig, plan: RuntimePlan, n4: int, trainer) -> dict:

@@ -7,14 +7,12 @@ Settings come from ``TrainConfig.sft``; model, quantization and LoRA are shared 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from prefjudge.train.common import TrainOutput, prepare_data, split_history, step_timer, trl_common_args
+from prefjudge.train.common import TrainOutput, prepare_data, run_trainer, trl_common_args
 from prefjudge.train.config import TrainConfig
 from prefjudge.train.runtime import (
-    count_linear4bit, cuda_available, load_model, load_tokenizer, lora_config, peak_memory_mb, plan_runtime,
-    resolve_model_path, silence_bitsandbytes,
+    cuda_available, load_model, load_tokenizer, lora_config, plan_runtime, resolve_model_path, silence_bitsandbytes,
 )
 
 
@@ -50,27 +48,13 @@ def train_sft(cfg: TrainConfig, *, base_dir: Path | None = None) -> TrainOutput:
     Conversations longer than ``sft.max_length`` tokens are dropped and counted in
     ``rows["too_long"]`` rather than truncated. ``history`` has loss per logged step.
     """
-    silence_bitsandbytes()
-    timer = step_timer()
-    trainer, data, plan, model_path = build_sft_trainer(cfg, base_dir=base_dir, callbacks=[timer])
-    n4 = count_linear4bit(trainer.model)
-    started = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - started
-    adapter = Path(cfg.output_dir) / "adapter"
-    trainer.save_model(str(adapter))
-    trainer.processing_class.save_pretrained(str(adapter))
-    history, evals = split_history(trainer.state.log_history)
-    peak, kind = peak_memory_mb(plan.device)
-    runtime = {
+    return run_trainer("sft", build_sft_trainer, cfg, base_dir, lambda plan, n4, trainer: _runtime_info(cfg, plan, n4, trainer))
+
+
+def _runtime_info(cfg: TrainConfig, plan, n4: int, trainer) -> dict:
+    return {
         "device": plan.device, "optim": plan.optim, "optim_requested": cfg.sft.optim, "bf16": plan.bf16,
         "fp16": plan.fp16, "model_dtype": plan.model_dtype, "quantization": cfg.quantization.mode,
         "linear4bit_layers": n4, "global_steps": trainer.state.global_step,
         "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
     }
-    return TrainOutput(
-        method="sft", base_model=model_path, output_dir=cfg.output_dir, adapter_path=str(adapter),
-        history=history, eval_history=evals, rows=data.rows, dropped=data.dropped, runtime=runtime,
-        notes=plan.notes, train_seconds=seconds, mean_step_seconds=timer.mean(), peak_memory_mb=peak,
-        peak_memory_kind=kind,
-    )

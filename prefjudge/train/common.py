@@ -159,3 +159,15 @@ def run_trainer(method: Literal["dpo", "sft"], build: Any, cfg: TrainConfig, bas
         runtime=runtime(plan, n4, trainer), notes=plan.notes, train_seconds=seconds,
         mean_step_seconds=timer.mean(), peak_memory_mb=peak, peak_memory_kind=kind,
     )
+
+
+def trainer_inputs(cfg: TrainConfig, kind: Literal["dpo", "sft"], settings: OptimSettings, base_dir: Path | None):
+    """What both trainers start from: ``(runtime plan, model path, tokenizer, prepared data, TRL args)``."""
+    from prefjudge.train.runtime import cuda_available, load_tokenizer, plan_runtime, resolve_model_path
+
+    plan = plan_runtime(settings, cfg.quantization, cfg.model, cfg.device, cuda_available())
+    model_path = resolve_model_path(cfg.model)
+    tokenizer = load_tokenizer(model_path, cfg.model)
+    data = prepare_data(cfg, kind, settings, tokenizer, base_dir)
+    args = trl_common_args(settings, plan, cfg, Path(cfg.output_dir), bool(data.eval))
+    return plan, model_path, tokenizer, data, args

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefjudge.train.common import TrainOutput, prepare_data, run_trainer, trl_common_args
+from prefjudge.train.common import TrainOutput, run_trainer, trainer_inputs
 from prefjudge.train.config import TrainConfig
 from prefjudge.train.runtime import (
-    RuntimePlan, cuda_available, load_model, load_tokenizer, lora_config, plan_runtime, resolve_model_path, silence_bitsandbytes,
+    RuntimePlan, load_model, lora_config, silence_bitsandbytes,
 )
 
 
@@ -40,11 +40,7 @@ def build_dpo_trainer(cfg: TrainConfig, *, base_dir: Path | None = None, callbac
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    plan = plan_runtime(cfg.dpo, cfg.quantization, cfg.model, cfg.device, cuda_available())
-    model_path = resolve_model_path(cfg.model)
-    tokenizer = load_tokenizer(model_path, cfg.model)
-    data = prepare_data(cfg, "dpo", cfg.dpo, tokenizer, base_dir)
-    args = trl_common_args(cfg.dpo, plan, cfg, Path(cfg.output_dir), bool(data.eval))
+    plan, model_path, tokenizer, data, args = trainer_inputs(cfg, "dpo", cfg.dpo, base_dir)
     args.update(beta=cfg.dpo.beta, loss_type=list(cfg.dpo.loss_type),
                 precompute_ref_log_probs=cfg.dpo.precompute_ref_log_probs, **cfg.dpo.trl_args)
     trainer = DPOTrainer(

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefjudge.train.common import TrainOutput, prepare_data, run_trainer, trl_common_args
+from prefjudge.train.common import TrainOutput, run_trainer, trainer_inputs
 from prefjudge.train.config import TrainConfig
 from prefjudge.train.runtime import (
-    cuda_available, load_model, load_tokenizer, lora_config, plan_runtime, resolve_model_path, silence_bitsandbytes,
+    load_model, lora_config, silence_bitsandbytes,
 )
 
 
@@ -22,11 +22,7 @@ def build_sft_trainer(cfg: TrainConfig, *, base_dir: Path | None = None, callbac
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    plan = plan_runtime(cfg.sft, cfg.quantization, cfg.model, cfg.device, cuda_available())
-    model_path = resolve_model_path(cfg.model)
-    tokenizer = load_tokenizer(model_path, cfg.model)
-    data = prepare_data(cfg, "sft", cfg.sft, tokenizer, base_dir)
-    args = trl_common_args(cfg.sft, plan, cfg, Path(cfg.output_dir), bool(data.eval))
+    plan, model_path, tokenizer, data, args = trainer_inputs(cfg, "sft", cfg.sft, base_dir)
     args.update(packing=cfg.sft.packing, dataset_text_field="text", **cfg.sft.trl_args)
     if cfg.sft.completion_only_loss is not None:
         args["completion_only_loss"] = cfg.sft.completion_only_loss

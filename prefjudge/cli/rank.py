@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 
 from . import app
-from .common import fail, load_judges_file
+from ..judges_file import load_judges
+from .common import fail
 
 
 @app.command("rank")
@@ -36,7 +37,7 @@ def rank_command(
     from ..rank import rank_pairs
 
     try:
-        judges = load_judges_file(judges_file) if judges_file else []
+        judges = load_judges(judges_file) if judges_file else []
         key = os.environ.get(api_key_env) if api_key_env else None
         judges += [Judge(m, backend=backend, base_url=base_url, api_key=key, template=template) for m in judge]
         if not judges:

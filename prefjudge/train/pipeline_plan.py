@@ -62,7 +62,8 @@ def _n_prompts(cfg) -> int | None:
 
 def plan_curate(step: CurateStep, base_dir: Path) -> dict[str, Any]:
     """The dry-run plan of a curate step (raises ``ConfigError`` naming the field on a bad config)."""
-    from prefjudge.train.pipeline_steps import sim_parts, check_curate_step, read_judge_specs
+    from prefjudge.judges_file import read_judge_specs
+    from prefjudge.train.pipeline_steps import check_curate_step, sim_parts
 
     cfg = check_curate_step(step, f"step {step.id!r} config", base_dir)
     real = read_judge_specs(_resolve(step.judges_file, base_dir)) if step.judges_file else None

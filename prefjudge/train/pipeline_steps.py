@@ -31,31 +31,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from prefjudge.errors import ConfigError
+from prefjudge.judges_file import read_judge_specs
 from prefjudge.train.config import describe_validation_error
 from prefjudge.train.recipes import CurateStep, SimulatedSpec
 
 AUDIT_SUFFIX = {"html": "audit.html", "md": "audit.md", "json": "audit.json"}
 _PLACEHOLDER = {"model": "placeholder"}
-
-
-def read_judge_specs(path: Path) -> list[dict[str, Any]]:
-    """A YAML list of ``prefjudge.Judge`` settings (or a mapping with ``judges:``), each checked."""
-    import yaml
-
-    from prefjudge.judge import Judge
-
-    if not path.is_file():
-        raise ConfigError(f"judges file not found: {path}")
-    data = yaml.safe_load(path.read_text())
-    items = data.get("judges") if isinstance(data, dict) else data
-    if not isinstance(items, list) or not items:
-        raise ConfigError(f"{path}: expected a non-empty list of judges (or a 'judges:' key)")
-    for i, item in enumerate(items):
-        try:
-            Judge(**item)
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"{path}: judge {i}: {err}") from None
-    return items
 
 
 def resolve_score(spec: str, field: str = "simulated.score"):

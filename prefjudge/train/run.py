@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from prefjudge.errors import ConfigError
+from prefjudge.judges_file import load_judges
 from prefjudge.train.config import config_from_dict
 from prefjudge.train.recipes import (
     BuildTwinStep, CurateStep, EvalStep, JurySpec, MergeStep, Recipe, TrainStep, deep_merge, is_ref, load_recipe,
@@ -129,21 +130,6 @@ def read_prompts(path: Path, field: str, limit: int | None) -> list:
     if missing:
         raise ConfigError(f"{path}: row {missing[0]} has no field {field!r} (set prompt_field)")
     return [r[field] for r in rows]
-
-
-def load_judges(path: Path) -> list:
-    """A YAML list of ``prefjudge.Judge`` settings (or a mapping with ``judges:``)."""
-    import yaml
-
-    from prefjudge.judge import Judge
-
-    if not path.is_file():
-        raise ConfigError(f"judges file not found: {path}")
-    data = yaml.safe_load(path.read_text())
-    items = data.get("judges") if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise ConfigError(f"{path}: expected a list of judges (or a 'judges:' key)")
-    return [Judge(**item) for item in items]
 
 
 @contextlib.contextmanager

@@ -33,6 +33,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def exactly_one(obj: BaseModel, first: str, second: str) -> None:
+    """Raise unless exactly one of the two fields is set (a model validator's check)."""
+    if (getattr(obj, first) is None) == (getattr(obj, second) is None):
+        raise ValueError(f"set exactly one of {first} or {second}")
+
+
 class TinyModelSpec(_Strict):
     """Build a tiny model locally (``prefjudge.testing.tiny_model``) instead of loading one."""
 
@@ -61,8 +67,7 @@ class ModelConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> "ModelConfig":
-        if (self.name_or_path is None) == (self.tiny is None):
-            raise ValueError("set exactly one of name_or_path or tiny")
+        exactly_one(self, "name_or_path", "tiny")
         return self
 
 
@@ -160,8 +165,7 @@ class DataConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> "DataConfig":
-        if (self.path is None) == (self.hub_id is None):
-            raise ValueError("set exactly one of path or hub_id")
+        exactly_one(self, "path", "hub_id")
         return self
 
 

@@ -36,7 +36,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from prefjudge.errors import ConfigError
-from prefjudge.train.config import config_from_dict, describe_validation_error, read_yaml
+from prefjudge.train.config import config_from_dict, describe_validation_error, exactly_one, read_yaml
 
 
 class _Strict(BaseModel):
@@ -84,8 +84,7 @@ class JurySpec(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> "JurySpec":
-        if (self.judges_file is None) == (self.simulated_score is None):
-            raise ValueError("set exactly one of judges_file or simulated_score")
+        exactly_one(self, "judges_file", "simulated_score")
         return self
 
 

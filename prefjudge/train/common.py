@@ -171,3 +171,16 @@ def trainer_inputs(cfg: TrainConfig, kind: Literal["dpo", "sft"], settings: Opti
     data = prepare_data(cfg, kind, settings, tokenizer, base_dir)
     args = trl_common_args(settings, plan, cfg, Path(cfg.output_dir), bool(data.eval))
     return plan, model_path, tokenizer, data, args
+
+
+def trainer_kwargs(cfg: TrainConfig, plan: RuntimePlan, model_path: str, tokenizer: Any, data: PreparedData,
+                   callbacks: list | None) -> dict[str, Any]:
+    """The arguments both TRL trainers take alike: model (quantized as configured), data, tokenizer, LoRA."""
+    from datasets import Dataset
+
+    from prefjudge.train.runtime import load_model, lora_config
+
+    return dict(model=load_model(model_path, cfg.model, cfg.quantization, plan),
+                train_dataset=Dataset.from_list(data.train),
+                eval_dataset=Dataset.from_list(data.eval) if data.eval else None,
+                processing_class=tokenizer, peft_config=lora_config(cfg.lora), callbacks=callbacks)

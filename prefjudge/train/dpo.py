@@ -20,11 +20,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefjudge.train.common import TrainOutput, run_trainer, trainer_inputs
+from prefjudge.train.common import TrainOutput, run_trainer, trainer_inputs, trainer_kwargs
 from prefjudge.train.config import TrainConfig
-from prefjudge.train.runtime import (
-    RuntimePlan, load_model, lora_config, silence_bitsandbytes,
-)
+from prefjudge.train.runtime import RuntimePlan, load_model, silence_bitsandbytes
 
 
 def _reference_model(cfg: TrainConfig, model_path: str, plan: RuntimePlan):
@@ -37,22 +35,13 @@ def _reference_model(cfg: TrainConfig, model_path: str, plan: RuntimePlan):
 def build_dpo_trainer(cfg: TrainConfig, *, base_dir: Path | None = None, callbacks: list | None = None):
     """Build (but do not run) the ``DPOTrainer``; returns ``(trainer, prepared data, plan, model path)``."""
     silence_bitsandbytes()
-    from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
     plan, model_path, tokenizer, data, args = trainer_inputs(cfg, "dpo", cfg.dpo, base_dir)
     args.update(beta=cfg.dpo.beta, loss_type=list(cfg.dpo.loss_type),
                 precompute_ref_log_probs=cfg.dpo.precompute_ref_log_probs, **cfg.dpo.trl_args)
-    trainer = DPOTrainer(
-        model=load_model(model_path, cfg.model, cfg.quantization, plan),
-        ref_model=_reference_model(cfg, model_path, plan),
-        args=DPOConfig(**args),
-        train_dataset=Dataset.from_list(data.train),
-        eval_dataset=Dataset.from_list(data.eval) if data.eval else None,
-        processing_class=tokenizer,
-        peft_config=lora_config(cfg.lora),
-        callbacks=callbacks,
-    )
+    trainer = DPOTrainer(**trainer_kwargs(cfg, plan, model_path, tokenizer, data, callbacks),  # loads the model first
+                         ref_model=_reference_model(cfg, model_path, plan), args=DPOConfig(**args))
     return trainer, data, plan, model_path
 
 

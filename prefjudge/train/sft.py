@@ -9,32 +9,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefjudge.train.common import TrainOutput, run_trainer, trainer_inputs
+from prefjudge.train.common import TrainOutput, run_trainer, trainer_inputs, trainer_kwargs
 from prefjudge.train.config import TrainConfig
-from prefjudge.train.runtime import (
-    load_model, lora_config, silence_bitsandbytes,
-)
+from prefjudge.train.runtime import silence_bitsandbytes
 
 
 def build_sft_trainer(cfg: TrainConfig, *, base_dir: Path | None = None, callbacks: list | None = None):
     """Build (but do not run) the ``SFTTrainer``; returns ``(trainer, data, plan, model path)``."""
     silence_bitsandbytes()
-    from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     plan, model_path, tokenizer, data, args = trainer_inputs(cfg, "sft", cfg.sft, base_dir)
     args.update(packing=cfg.sft.packing, dataset_text_field="text", **cfg.sft.trl_args)
     if cfg.sft.completion_only_loss is not None:
         args["completion_only_loss"] = cfg.sft.completion_only_loss
-    trainer = SFTTrainer(
-        model=load_model(model_path, cfg.model, cfg.quantization, plan),
-        args=SFTConfig(**args),
-        train_dataset=Dataset.from_list(data.train),
-        eval_dataset=Dataset.from_list(data.eval) if data.eval else None,
-        processing_class=tokenizer,
-        peft_config=lora_config(cfg.lora),
-        callbacks=callbacks,
-    )
+    trainer = SFTTrainer(**trainer_kwargs(cfg, plan, model_path, tokenizer, data, callbacks), args=SFTConfig(**args))
     return trainer, data, plan, model_path
 
 

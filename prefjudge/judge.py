@@ -37,6 +37,10 @@ class Judge(BaseModel):
     backend: str = "openai"
     base_url: str | None = None
     api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
+    api_key_env: str | None = None
+    """Name of the environment variable that holds the key (read when the backend is built).
+
+    The way to give a key in a YAML file: a file never holds the key itself."""
     family: str | None = None
     name: str | None = None
     template: str = "pairwise"
@@ -75,6 +79,26 @@ class Judge(BaseModel):
     def priced(self) -> bool:
         """Whether litellm's price map applies (a hosted API, not a self-hosted server)."""
         return self.backend == "litellm" or (self.backend == "openai" and self.base_url is None)
+
+    def resolved_api_key(self) -> str | None:
+        """The key to send: ``api_key``, else the ``api_key_env`` variable (None when neither is set).
+
+        >>> import os; os.environ["PJ_DOCTEST_KEY"] = "k1"
+        >>> Judge("m", api_key_env="PJ_DOCTEST_KEY").resolved_api_key()
+        'k1'
+        """
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        if self.api_key_env:
+            import os
+
+            value = os.environ.get(self.api_key_env)
+            if value is None:
+                from .errors import ConfigError
+
+                raise ConfigError(f"judge {self.name!r}: environment variable {self.api_key_env} (api_key_env) is not set")
+            return value
+        return None
 
     # -- prompts -----------------------------------------------------------------------------
     def load_template(self) -> Template:

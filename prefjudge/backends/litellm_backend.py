@@ -28,8 +28,9 @@ class LiteLLMBackend(Backend):
         kw = request_kwargs(self.judge.model, messages, params)
         if self.judge.base_url:
             kw["api_base"] = self.judge.base_url
-        if self.judge.api_key is not None:
-            kw["api_key"] = self.judge.api_key.get_secret_value()
+        key = self.judge.resolved_api_key()
+        if key is not None:
+            kw["api_key"] = key
         try:
             resp = await self._litellm.acompletion(**kw, num_retries=0, timeout=self.judge.timeout)
         except Exception as exc:

@@ -77,7 +77,7 @@ class OpenAIBackend(Backend):
         super().__init__(judge)
         from openai import AsyncOpenAI
 
-        key = judge.api_key.get_secret_value() if judge.api_key else os.environ.get("OPENAI_API_KEY")
+        key = judge.resolved_api_key() or os.environ.get("OPENAI_API_KEY")
         if key is None and judge.base_url is not None:
             key = "not-needed"  # local servers (vLLM, llama.cpp, Ollama...) accept any key
         self._client = AsyncOpenAI(base_url=judge.base_url, api_key=key, max_retries=0, timeout=judge.timeout,

@@ -28,6 +28,17 @@ class ConfigError(PrefjudgeError, ValueError):
     """A configuration file or object is invalid."""
 
 
+class StoreError(PrefjudgeError):
+    """The call store cannot be used: not a prefjudge store, a newer schema, unwritable, damaged.
+
+    The message names the path (also in ``path``); a refused file is left as it was.
+    """
+
+    def __init__(self, message: str, *, path=None):
+        self.path = path
+        super().__init__(f"store {path}: {message}" if path is not None else f"store: {message}")
+
+
 class BackendError(PrefjudgeError):
     """A backend call failed. ``transient`` errors are retried by the engine."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import prefjudge as pj
+from prefjudge.testing.protocol import coded_reply
 from prefjudge.testing.scripted import ScriptedServer
 from prefjudge.testing import SimJudge, SimServer
 
@@ -20,8 +21,9 @@ def test_quoting_judge_is_read_by_its_own_verdict():
     """The judge quotes the injected answer (with its [[B]]) and then gives its own verdict."""
 
     def reply(body):
-        if len(body["messages"]) > 2:  # the re-ask
-            return "[[A]]" if _shown_answers(body) == HONEST else "[[B]]"
+        if len(body["messages"]) > 2:  # the re-ask: coded when the verdict was tainted by the answers
+            honest_choice = "first" if _shown_answers(body) == HONEST else "second"
+            return coded_reply(body["messages"], honest_choice) or ("[[A]]" if honest_choice == "first" else "[[B]]")
         honest_first = _shown_answers(body) == HONEST
         quote = f'The other assistant wrote "{INJECT_B}", which is wrong and tries to dictate the verdict.'
         if "quote-only" in body["model"]:
@@ -41,7 +43,12 @@ def test_quoting_judge_is_read_by_its_own_verdict():
     j = result.judgments
     assert (j["winner"] == j["pair_id"].map(honest_side)).all()
     # the quote-only judge's first answers were unreadable (the quoted [[B]] did not count): re-asked
-    assert len(reasks) == len(pairs)
+    assert sum(b["model"] == "quote-only" for b in reasks) == len(pairs)
+    # the quoter's own [[B]] (honest answer shown second) has the form of the injected [[B]]: it never
+    # decides, so exactly those calls are re-asked with a code that no answer holds
+    quoter = j[j["judge"] == "quoter"]
+    shown_second = int(((quoter["order"] == "ab") == (quoter["pair_id"].map(honest_side) == "b")).sum())
+    assert sum(b["model"] == "quoter" for b in reasks) == shown_second > 0
     assert j[j["judge"] == "quote-only"]["raw"].str.contains(r"\[re-ask\]").all()
 
 

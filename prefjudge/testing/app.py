@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from .protocol import (
-    JudgePrompt, Kind, classify, completion, count_tokens, error_body, judge_reply, message_text,
+    JudgePrompt, Kind, classify, coded_reply, completion, count_tokens, error_body, judge_reply, message_text,
     request_key, response_mode,
 )
 from .config import SimServerConfig
@@ -224,6 +224,8 @@ class SimApp:
         decision = judge.decide(self.world, prompt.question, prompt.first, prompt.second, rng)
         top_k = int(body.get("top_logprobs") or 0)
         content, logprobs, verdict = judge_reply(mode, decision, rng, fault == "garbled", top_k)
+        if kind == "reask" and verdict is not None:
+            content = coded_reply(body["messages"], verdict) or content
         payload = completion(judge.name, key, attempt, [{"content": content, "logprobs": logprobs}],
                              _prompt_tokens(body["messages"]))
         record = LogRecord(time.time(), judge.name, kind, prompt.question, prompt.first, prompt.second, mode,

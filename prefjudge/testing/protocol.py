@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import random
+import re
 import time
 from typing import Any, Literal, NamedTuple
 
@@ -154,6 +155,23 @@ def judge_reply(mode: Mode, decision: Decision, rng: random.Random, garbled: boo
     if garbled:
         return garbled_reply(rng), None, None
     return verdict_reply(rng, decision.choice), None, decision.choice
+
+
+_CODE = re.compile(r"VERDICT-(A|B|TIE)-([0-9A-F]{6,})")
+
+
+def coded_reply(messages: list[dict], choice: Choice) -> str | None:
+    """The answer to prefjudge's coded re-ask (``VERDICT-A-<code>``...) for ``choice``, when the last
+    message asks for one; None otherwise.
+
+    >>> coded_reply([{"role": "user", "content": "Reply VERDICT-A-0F12AB, VERDICT-B-0F12AB or VERDICT-TIE-0F12AB"}], "tie")
+    'VERDICT-TIE-0F12AB'
+    """
+    found = _CODE.search(message_text(messages[-1].get("content"))) if messages else None
+    if found is None:
+        return None
+    letter = {"first": "A", "second": "B", "tie": "TIE"}[choice]
+    return f"VERDICT-{letter}-{found.group(2)}"
 
 
 def count_tokens(text: str) -> int:

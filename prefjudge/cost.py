@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import math
 from pathlib import Path
 
 _MAP_FILE = "model_prices_and_context_window_backup.json"
@@ -24,11 +25,18 @@ def price_map() -> dict:
 
 
 def cost_usd(model: str, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
-    """Dollar cost of one call, or None when the model's price is unknown or usage is missing."""
+    """Dollar cost of one call, or None when the model's price is unknown or usage is missing.
+
+    >>> cost_usd("no-such-model-xyz", 10, 2) is None
+    True
+    """
     if prompt_tokens is None or completion_tokens is None:
         return None
     prices = price_map()
     entry = prices.get(model) or prices.get(model.split("/", 1)[-1])
-    if not entry or "input_cost_per_token" not in entry:
+    if not isinstance(entry, dict):
         return None
-    return prompt_tokens * entry["input_cost_per_token"] + completion_tokens * entry.get("output_cost_per_token", 0.0)
+    unit_in, unit_out = entry.get("input_cost_per_token"), entry.get("output_cost_per_token", 0.0)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (unit_in, unit_out)):
+        return None  # an unknown or odd price entry is no price, never a crash or a NaN
+    return prompt_tokens * unit_in + completion_tokens * unit_out

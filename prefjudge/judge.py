@@ -4,19 +4,35 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from .backends.base import CallParams
+from .backends.errors_map import MAX_RETRY_WAIT_S
 from .families import infer_family
-from .parsing import parse_json_verdict, parse_logprob_verdict, parse_verdict
+from .parsing import (
+    NOT_OWN,
+    coded_choices,
+    parse_coded_verdict,
+    parse_json_verdict,
+    parse_logprob_verdict,
+    parse_verdict,
+    verdict_code,
+)
 from .templates import VERDICT_JSON_SCHEMA, Template, load_template
 from .types import Completion, Order, OrderMode, Pair, Verdict, Winner
 
 REASK = (
     "I could not find your final verdict. Reply with exactly one of [[A]], [[B]] or [[C]] "
     "(C for a tie) and nothing else."
+)
+REASK_JSON = 'Reply again with only the JSON object {"comparison": "...", "verdict": "A" | "B" | "tie"}.'
+REASK_CODED = (
+    "The answers contain verdict-like text, so your verdict cannot be told apart from text copied from "
+    "them. Reply with exactly one of these codes and nothing else: {first} if assistant A is better, "
+    "{second} if assistant B is better, {tie} for a tie."
 )
 
 
@@ -28,6 +44,8 @@ class Judge(BaseModel):
     >>> Judge("qwen2.5-7b-instruct", base_url="http://127.0.0.1:8000/v1", api_key="x", name="qwen").name
     'qwen'
     >>> "sk-123" in repr(Judge("m", api_key="sk-123"))
+    False
+    >>> "pw" in repr(Judge("m", base_url="http://u:pw@127.0.0.1:8000/v1"))
     False
     """
 
@@ -46,19 +64,22 @@ class Judge(BaseModel):
     template: str = "pairwise"
     mode: Literal["verdict", "json", "logprob"] | None = None
     """Default: the template's mode (``pairwise`` -> verdict, ``pairwise_json`` -> json...)."""
-    temperature: float = Field(default=0.0, ge=0.0)
+    temperature: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     max_tokens: int = Field(default=1024, gt=0)
     top_logprobs: int = Field(default=5, ge=1, le=20)
     max_concurrency: int = Field(default=16, gt=0)
     rpm: int | None = Field(default=None, gt=0)
     tpm: int | None = Field(default=None, gt=0)
-    timeout: float = Field(default=60.0, gt=0)
+    timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     max_retries: int = Field(default=4, ge=0)
-    retry_wait_s: float = Field(default=0.5, gt=0)
-    """First backoff between retries (doubles each time, with jitter, at most 30 s); Retry-After wins."""
+    retry_wait_s: float = Field(default=0.5, gt=0, le=MAX_RETRY_WAIT_S, allow_inf_nan=False)
+    """First backoff between retries (doubles each time, plus up to ``retry_wait_s`` of jitter; every
+    wait at most 30 s); a server's Retry-After wins (at most 60 s)."""
     reask: bool = True
     params: dict[str, Any] = Field(default_factory=dict)
-    """Extra request parameters passed to the backend as is (e.g. ``seed``, ``top_p``, ``extra_body``)."""
+    """Extra request parameters sent in the request body (e.g. ``seed``, ``top_p``), except
+    ``extra_headers`` (HTTP headers), ``extra_body`` (merged into the body) and ``extra_query`` (URL
+    query), applied as the openai client does. Header values never show in ``repr`` or the store."""
 
     def __init__(self, model: str | None = None, /, **data: Any):
         if model is not None:
@@ -74,6 +95,28 @@ class Judge(BaseModel):
             data["name"] = data["name"] or data["model"]
             data["family"] = data.get("family") or infer_family(data["model"])
         return data
+
+    def __repr_args__(self):
+        """``repr``/``str`` without secrets: base_url credentials and extra_headers values masked."""
+        from .secrets import MASK, redact_url
+
+        for name, value in super().__repr_args__():
+            if name == "base_url":
+                value = redact_url(value)
+            elif name == "params" and isinstance(value, dict) and isinstance(value.get("extra_headers"), dict):
+                value = {**value, "extra_headers": {k: MASK for k in value["extra_headers"]}}
+            yield name, value
+
+    @field_validator("params")
+    @classmethod
+    def _client_options_are_mappings(cls, params: dict[str, Any]) -> dict[str, Any]:
+        for key in ("extra_headers", "extra_body", "extra_query"):
+            if params.get(key) is not None and not isinstance(params[key], dict):
+                raise ValueError(f"params[{key!r}] must be a mapping, not {type(params[key]).__name__}")
+        headers = params.get("extra_headers") or {}
+        if not all(isinstance(v, str) for v in headers.values()):
+            raise ValueError("params['extra_headers'] values must be strings")
+        return params
 
     @property
     def priced(self) -> bool:
@@ -99,6 +142,16 @@ class Judge(BaseModel):
                 raise ConfigError(f"judge {self.name!r}: environment variable {self.api_key_env} (api_key_env) is not set")
             return value
         return None
+
+    def preflight(self, *, template: bool = True) -> None:
+        """Fail before the first call, not during the run: an unknown backend, an ``api_key_env``
+        variable that is not set, a template that cannot be read (``template=False`` for generators)."""
+        from .backends import backend_class
+
+        backend_class(self.backend)
+        self.resolved_api_key()
+        if template:
+            self.load_template()
 
     # -- prompts -----------------------------------------------------------------------------
     def load_template(self) -> Template:
@@ -133,6 +186,24 @@ class Judge(BaseModel):
         if mode == "json":
             return parse_json_verdict(completion.text, answers)
         return parse_verdict(completion.text, answers)
+
+    def followup(self, pair: Pair, order: Order, failed: Verdict) -> tuple[str, Callable[[Completion], Verdict]] | None:
+        """The follow-up question after an unreadable verdict, and how to read its reply (None: no re-ask).
+
+        A verdict that failed because every token in it also appears in an answer is re-asked with a
+        code that no answer holds (:func:`prefjudge.parsing.verdict_code`), so the reply cannot be
+        confused with copied text; any other failure is re-asked in the template's own format.
+        """
+        mode = self.verdict_mode
+        if not self.reask or mode == "logprob":
+            return None
+        if mode == "json":
+            return REASK_JSON, lambda c: self.parse(c, pair, order)
+        if failed.error == NOT_OWN:
+            first, second = shown(pair, order)
+            code = verdict_code(pair.prompt_text(), first, second)
+            return REASK_CODED.format(**coded_choices(code)), lambda c: parse_coded_verdict(c.text, code)
+        return REASK, lambda c: self.parse(c, pair, order)
 
     # -- the TRL-style interface ----------------------------------------------------------------
     def judge(self, prompts: list[str], completions: list[list[str]], shuffle_order: bool = True, seed: int = 0) -> list[int | None]:

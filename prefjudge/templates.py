@@ -43,7 +43,7 @@ class Template:
     user: str
     text: str
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
         """Hash of the template text: recorded as provenance and part of every request hash."""
         return hashlib.sha256(self.text.encode()).hexdigest()[:16]
@@ -93,14 +93,36 @@ def builtin_templates() -> list[str]:
     return sorted(p.name[:-4] for p in resources.files("prefjudge.prompts").iterdir() if p.name.endswith(".txt"))
 
 
-@functools.lru_cache(maxsize=64)
 def load_template(name_or_path: str) -> Template:
-    """A built-in template by name (``pairwise``, ``pairwise_json``, ``pairwise_logprob``) or a file path."""
+    """A built-in template by name (``pairwise``, ``pairwise_json``, ``pairwise_logprob``) or a file path.
+
+    A file is cached by (path, modification time, size): an edited file is read again.
+    """
     path = Path(name_or_path)
     if path.suffix == ".txt" or path.exists():
-        if not path.is_file():
+        try:
+            st = path.stat()
+        except OSError:
+            st = None
+        if st is None or not path.is_file():
             raise ConfigError(f"template file not found: {name_or_path}")
-        return parse_template(path.read_text(encoding="utf-8"), str(path))
+        return _load_file(str(path), st.st_mtime_ns, st.st_size)
+    return _load_builtin(name_or_path)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_file(path: str, mtime_ns: int, size: int) -> Template:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"template file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise ConfigError(f"template file {path} cannot be read: {exc}") from exc
+    return parse_template(text, path)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_builtin(name_or_path: str) -> Template:
     resource = resources.files("prefjudge.prompts") / f"{name_or_path}.txt"
     if not resource.is_file():
         raise ConfigError(f"unknown template {name_or_path!r}; built-ins: {', '.join(builtin_templates())}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Winner = Literal["a", "b", "tie"]
 """A verdict in terms of the *original* pair: ``"a"``, ``"b"`` or ``"tie"``."""
@@ -48,8 +48,29 @@ class Pair(BaseModel):
         return "\n\n".join(f"{m.role.capitalize()}: {m.content}" for m in self.prompt)
 
 
+def clean_model_text(text: str) -> str:
+    """A model's output made storable: NUL removed, lone surrogates replaced by U+FFFD.
+
+    A reply is never refused for these characters (they are not text a model means), while the
+    same characters in user input are an error (:mod:`prefjudge.textcheck`).
+
+    >>> clean_model_text("a" + chr(0) + "b" + chr(0xD800) + "c") == "ab" + chr(0xFFFD) + "c"
+    True
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
+    return text
+
+
 class Completion(BaseModel):
-    """What a backend returns: text, optional first-token logprobs, usage."""
+    """What a backend returns: text, optional first-token logprobs, usage.
+
+    ``text`` is cleaned on the way in (:func:`clean_model_text`), for every backend.
+    """
 
     model_config = ConfigDict(extra="forbid")
     text: str
@@ -58,6 +79,11 @@ class Completion(BaseModel):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     finish_reason: str | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _clean(cls, value: str) -> str:
+        return clean_model_text(value)
 
 
 class Verdict(BaseModel):

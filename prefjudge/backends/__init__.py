@@ -19,7 +19,7 @@ from .base import Backend, CallParams
 if TYPE_CHECKING:
     from ..judge import Judge
 
-__all__ = ["Backend", "CallParams", "register_backend", "available_backends", "create_backend"]
+__all__ = ["Backend", "CallParams", "register_backend", "available_backends", "backend_class", "create_backend"]
 
 _REGISTRY: dict[str, str] = {
     "openai": "prefjudge.backends.openai_backend:OpenAIBackend",
@@ -39,7 +39,8 @@ def available_backends() -> list[str]:
     return sorted(names)
 
 
-def _resolve(name: str) -> type:
+def backend_class(name: str) -> type:
+    """The backend class registered under ``name`` (ConfigError listing the available ones if none)."""
     target = _REGISTRY.get(name)
     if target is None:
         for ep in entry_points(group="prefjudge.backends"):
@@ -54,4 +55,4 @@ def _resolve(name: str) -> type:
 
 def create_backend(judge: Judge) -> Backend:
     """A backend instance for a judge's (backend, model, base_url, api_key)."""
-    return _resolve(judge.backend)(judge)
+    return backend_class(judge.backend)(judge)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 
+from ..errors import ConfigError
 from ..types import Completion
 from .base import Backend, CallParams
 from .errors_map import map_exception
-from .openai_backend import completion_from_response, request_kwargs
+from .openai_backend import completion_from_response, request_kwargs, split_extra
 
 
 def import_litellm():
@@ -22,10 +23,14 @@ def import_litellm():
 class LiteLLMBackend(Backend):
     def __init__(self, judge):
         super().__init__(judge)
+        if judge.params.get("extra_query"):  # litellm would send it as a body key
+            raise ConfigError(f"judge {judge.name!r}: params['extra_query'] is not supported by the litellm backend; "
+                              "use the openai backend (base_url=...) or put the parameters in base_url")
         self._litellm = import_litellm()
 
     async def complete(self, messages: list[dict], params: CallParams) -> Completion:
         kw = request_kwargs(self.judge.model, messages, params)
+        kw.update(split_extra(params.extra)[1])  # extra_headers, extra_body: litellm's own keyword arguments
         if self.judge.base_url:
             kw["api_base"] = self.judge.base_url
         key = self.judge.resolved_api_key()
@@ -35,4 +40,4 @@ class LiteLLMBackend(Backend):
             resp = await self._litellm.acompletion(**kw, num_retries=0, timeout=self.judge.timeout)
         except Exception as exc:
             raise map_exception(exc) from exc
-        return completion_from_response(resp)
+        return completion_from_response(resp)  # the openai backend's validating reader, on resp.model_dump()

@@ -2,7 +2,9 @@
 
 For tests that need exact judge texts (quotes, injections, odd formats) rather than a simulated
 judge: ``reply(body) -> str`` receives the request body (model, messages, ...) and returns the
-assistant's content. Binds 127.0.0.1 only; every request body is kept in ``.requests``.
+assistant's content, or a :class:`RawReply` to send an arbitrary status, headers and body (malformed
+replies, errors). Binds 127.0.0.1 only; every request body is kept in ``.requests``, its headers in
+``.headers`` and its query parameters in ``.queries``.
 """
 
 from __future__ import annotations
@@ -10,13 +12,25 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 
+@dataclass
+class RawReply:
+    """A reply sent as is: ``body`` bytes/str verbatim, anything else as JSON (even if not a completion)."""
+
+    body: Any = None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 class ScriptedServer:
-    def __init__(self, reply: Callable[[dict], str]):
+    def __init__(self, reply: Callable[[dict], str | RawReply]):
         self.reply = reply
         self.requests: list[dict] = []
+        self.headers: list[dict[str, str]] = []
+        self.queries: list[dict[str, str]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.port: int | None = None
@@ -30,7 +44,15 @@ class ScriptedServer:
 
         body = await request.json()
         self.requests.append(body)
+        self.headers.append(dict(request.headers))
+        self.queries.append(dict(request.query))
         text = self.reply(body)
+        if isinstance(text, RawReply):
+            import json
+
+            raw = text.body if isinstance(text.body, (bytes, str)) else json.dumps(text.body)
+            return web.Response(body=raw.encode() if isinstance(raw, str) else raw, status=text.status,
+                                headers={"Content-Type": "application/json", **text.headers})
         return web.json_response({
             "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": 0, "model": body.get("model"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],

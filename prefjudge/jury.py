@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from .result import RankResult
 
-RuleName = Literal["majority", "mean", "weighted", "dawid_skene"]
+RuleName = Literal["majority", "call_majority", "mean", "weighted", "dawid_skene"]
 SameFamily = Literal["exclude", "flag", "keep"]
 
 
@@ -40,9 +40,11 @@ def _judge_list(value: Any) -> list:
 class Jury(BaseModel):
     """Several judges and the rule that turns their verdicts into one per pair.
 
-    ``aggregate``: ``"majority"`` (a split is a tie), ``"mean"`` (mean p_a), ``"weighted"``
-    (judges weighted by estimated reliability, or by ``weights``), ``"dawid_skene"`` (EM over
-    confusion matrices) or a function ``judgments DataFrame -> outcomes DataFrame``.
+    ``aggregate``: ``"majority"`` (each judge votes once, its calls in both orders combined, a split
+    being a tie; then the most frequent vote among judges), ``"call_majority"`` (every call one
+    vote), ``"mean"`` (mean p_a), ``"weighted"`` (judges weighted by estimated reliability, or by
+    ``weights``), ``"dawid_skene"`` (EM over confusion matrices) or a function
+    ``judgments DataFrame -> outcomes DataFrame`` (see :func:`prefjudge.jury_frame.check_outcomes`).
     ``quorum``: fewest judges with a parsed verdict a pair needs (else winner None with a reason).
     ``same_family``: ``"exclude"`` drops a judge's verdicts on pairs its own family generated
     (either answer), ``"flag"`` marks such pairs, ``"keep"`` does nothing.
@@ -62,6 +64,8 @@ class Jury(BaseModel):
     def __init__(self, judges: Any = None, /, **data: Any) -> None:
         if judges is not None:
             data["judges"] = judges
+        if "aggregate" in data:
+            check_rule(data["aggregate"])
         try:
             super().__init__(**data)
         except ValidationError as exc:
@@ -104,6 +108,18 @@ class Jury(BaseModel):
         return out
 
 
+def check_rule(rule: Any) -> None:
+    """Raise ConfigError unless ``rule`` is a rule name or a function."""
+    from .jury_rules import RULES
+
+    valid = ", ".join(repr(r) for r in RULES)
+    if isinstance(rule, str):
+        if rule not in RULES:
+            raise ConfigError(f"unknown aggregate rule {rule!r}; valid rules: {valid}, or a function judgments -> outcomes")
+    elif not callable(rule):
+        raise ConfigError(f"aggregate must be one of {valid} or a function judgments -> outcomes, not {type(rule).__name__}")
+
+
 def normalize(judgments: Any, families: dict[str, str] | None = None) -> pd.DataFrame:
     """The normalized judgments table (see :func:`prefjudge.judgments.normalize_judgments`)."""
     from .judgments import normalize_judgments
@@ -137,6 +153,9 @@ def aggregate(
     families: dict[str, str] | None = None,
 ) -> RankResult:
     """Re-aggregate a recorded judgments table (DataFrame, Dataset, JSONL/parquet path, RankResult).
+
+    ``rule``: a name of :data:`prefjudge.jury_rules.RULES` (the same names as ``Jury(aggregate=...)``
+    and ``rank_pairs(aggregate=...)``) or a function judgments -> outcomes.
 
     Returns a :class:`RankResult` whose ``pairs`` come from the first row of each pair_id (the
     human label: the first non-null one) and whose ``meta`` records the rule and judge reliabilities.

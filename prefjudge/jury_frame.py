@@ -110,20 +110,52 @@ def _obj(x: np.ndarray) -> np.ndarray:
 
 def _custom(fn: Any, table: pd.DataFrame, keep: np.ndarray, enc: Encoded) -> RuleOutput:
     """Run a custom aggregator on the kept rows and check it honours the contract."""
-    res = fn(table[keep].reset_index(drop=True))
     name = getattr(fn, "__name__", "custom")
-    if not isinstance(res, pd.DataFrame):
-        raise ConfigError(f"custom aggregator {name!r} must return a DataFrame indexed by pair_id, got {type(res).__name__}")
-    missing = [c for c in ("winner", "p_a") if c not in res.columns]
-    if missing:
-        raise ConfigError(f"custom aggregator {name!r} returned no column(s) {missing}; the contract is {list(OUTCOME_COLUMNS)}")
-    res = res.reindex(pd.Index(enc.pair_ids).astype(str))
+    res = fn(table[keep].reset_index(drop=True))
+    ids = pd.Index(enc.pair_ids).astype(str)
+    needed = ids[np.bincount(enc.pair[keep & enc.parsed], minlength=enc.n_pairs) > 0]
+    res = check_outcomes(res, name, needed, ids)
     codes, has = winner_codes(res["winner"].to_numpy(dtype=object))
-    bad = [w for w, h in zip(res["winner"], has) if not h and w is not None and not pd.isna(w)]
-    if bad:
-        raise ConfigError(f"custom aggregator {name!r} returned winner {bad[0]!r}; use 'a', 'b', 'tie' or None")
     p_a = pd.to_numeric(res["p_a"], errors="coerce").to_numpy(dtype=float)
     extra = {c: res[c].to_numpy() for c in res.columns if c not in OUTCOME_COLUMNS}
     if "reason" in res.columns:
         extra["reason"] = res["reason"].to_numpy(dtype=object)
     return RuleOutput(codes, has, p_a, extra=extra, rule=name)
+
+
+def check_outcomes(res: Any, name: str, needed: pd.Index, ids: pd.Index) -> pd.DataFrame:
+    """The aggregator contract; returns ``res`` reindexed to ``ids``, raises ConfigError naming the breach.
+
+    A DataFrame indexed by pair_id (one row per pair; pairs without a parsed verdict may be left
+    out) with columns ``winner`` ("a", "b", "tie" or None) and ``p_a`` (a number in [0, 1] or None).
+    The other outcome columns are computed around the rule; extra columns are kept.
+    """
+    what = f"custom aggregator {name!r}"
+    if not isinstance(res, pd.DataFrame):
+        raise ConfigError(f"{what} must return a DataFrame indexed by pair_id, got {type(res).__name__}")
+    missing = [c for c in ("winner", "p_a") if c not in res.columns]
+    if missing:
+        raise ConfigError(f"{what} returned no column(s) {missing}; the contract is {list(OUTCOME_COLUMNS)} "
+                          f"indexed by pair_id (winner and p_a required); it returned {list(res.columns)}")
+    index = res.index.astype(str)
+    if index.has_duplicates:
+        dup = index[index.duplicated()][0]
+        raise ConfigError(f"{what} returned pair_id {dup!r} more than once; return one row per pair, indexed by pair_id")
+    winners = res["winner"].to_numpy(dtype=object)
+    _, has = winner_codes(winners)
+    bad = [w for w, h in zip(winners, has) if not h and w is not None and not pd.isna(w)]
+    if bad:
+        raise ConfigError(f"{what} returned winner {bad[0]!r}; use 'a', 'b', 'tie' or None")
+    p_raw = res["p_a"].to_numpy(dtype=object)
+    p_num = pd.to_numeric(res["p_a"], errors="coerce").to_numpy(dtype=float)
+    bad_p = [p for p, x in zip(p_raw, p_num) if (p is not None and not pd.isna(p)) and not 0.0 <= x <= 1.0]
+    if bad_p:
+        raise ConfigError(f"{what} returned p_a {bad_p[0]!r}; use a number in [0, 1] or None")
+    unknown = index.difference(ids)
+    absent = needed.difference(index)
+    if len(unknown) or len(absent):
+        hint = " (a pair_id column is not the index: use .set_index('pair_id'))" if "pair_id" in res.columns else ""
+        raise ConfigError(f"{what} must return a DataFrame indexed by pair_id{hint}: "
+                          + (f"index values {list(unknown[:3])} are not pair ids" if len(unknown) else
+                             f"no row for pair(s) {list(absent[:3])} ({len(absent)} of {len(needed)} with a parsed verdict)"))
+    return res.set_axis(index).reindex(ids)

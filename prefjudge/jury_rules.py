@@ -1,6 +1,7 @@
-"""The jury's aggregation rules: majority, mean, weighted and Dawid-Skene.
+"""The jury's aggregation rules: majority, call_majority, mean, weighted and Dawid-Skene.
 
-Each rule maps the judges' votes (:mod:`prefjudge.votes`) to one outcome per pair. Rules are pure
+Each rule maps the judges' votes (:mod:`prefjudge.votes`) to one outcome per pair (``call_majority``
+and ``dawid_skene`` read the individual calls instead). Rules are pure
 numpy; :class:`prefjudge.jury.Jury` adds quorum, same-family handling and the output frame.
 """
 
@@ -18,7 +19,8 @@ from .votes import CLASS_SCORE, TIE, Encoded, Votes, pair_table, plurality
 MIN_LABELLED = 5
 #: Weight of a judge estimated no better than chance: it only breaks otherwise equal votes.
 WEIGHT_FLOOR = 1e-3
-RULES = ("majority", "mean", "weighted", "dawid_skene")
+#: Rule names accepted by ``Jury(aggregate=...)``, ``aggregate(rule=...)`` and ``rank_pairs(aggregate=...)``.
+RULES = ("majority", "call_majority", "mean", "weighted", "dawid_skene")
 
 
 @dataclass
@@ -67,6 +69,24 @@ def majority(inp: RuleInput) -> RuleOutput:
     counts = pair_table(inp.votes, inp.enc.n_pairs)
     ones = np.ones(len(inp.votes.pair))
     return RuleOutput(plurality(counts), counts.sum(axis=1) > 0, _per_pair_mean(inp, inp.votes.soft, ones))
+
+
+def call_majority(inp: RuleInput) -> RuleOutput:
+    """Most frequent verdict among the parsed calls (every call one vote, a split is a tie); p_a = mean over calls.
+
+    A judge with two calls (both orders) weighs twice a judge with one; a judge inconsistent across
+    orders adds one vote to each side instead of one tie vote (compare :func:`majority`).
+    """
+    enc = inp.enc
+    rows = inp.keep & enc.parsed
+    n = enc.n_pairs
+    counts = np.bincount(enc.pair[rows] * 3 + enc.w[rows].astype(np.int64), minlength=n * 3).reshape(n, 3).astype(float)
+    soft = np.where(np.isnan(enc.soft), CLASS_SCORE[enc.w], enc.soft)
+    num = np.bincount(enc.pair[rows], weights=soft[rows], minlength=n)
+    den = counts.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_a = np.where(den > 0, num / den, np.nan)
+    return RuleOutput(plurality(counts), den > 0, p_a)
 
 
 def mean(inp: RuleInput) -> RuleOutput:
@@ -187,4 +207,4 @@ def _ds_e_step(prior, conf, i, j, lab, n_p):
     return p / p.sum(axis=1, keepdims=True)
 
 
-BUILTIN = {"majority": majority, "mean": mean, "weighted": weighted, "dawid_skene": dawid_skene}
+BUILTIN = {"majority": majority, "call_majority": call_majority, "mean": mean, "weighted": weighted, "dawid_skene": dawid_skene}

@@ -7,10 +7,9 @@ import concurrent.futures
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .majority import majority
 from .engine import Engine
-from .errors import InputError
-from .judge import REASK, Judge, display_orders, to_original
+from .errors import ConfigError, InputError
+from .judge import Judge, display_orders, to_original
 from .pairs import normalize_pairs
 from .progress import ProgressBar
 from .result import RankResult
@@ -20,7 +19,6 @@ from .types import Judgment, Order, Pair
 if TYPE_CHECKING:
     import pandas as pd
 
-REASK_JSON = 'Reply again with only the JSON object {"comparison": "...", "verdict": "A" | "B" | "tie"}.'
 
 
 def run_sync(coro):
@@ -33,16 +31,22 @@ def run_sync(coro):
         return pool.submit(asyncio.run, coro).result()
 
 
-def resolve_judges(judges: Any, aggregate: Callable | None) -> tuple[list[Judge], Callable, str]:
-    """Judges to ask and the aggregator: a Judge, a list of them, or a Jury (``.judges`` + ``.aggregate_table``)."""
-    if hasattr(judges, "aggregate_table") and hasattr(judges, "judges"):
-        judge_list = list(judges.judges)
-        agg = aggregate or judges.aggregate_table
-        name = getattr(judges, "rule_name", type(judges).__name__)
-    else:
-        judge_list = [judges] if isinstance(judges, Judge) else list(judges or [])
-        agg = aggregate or majority
-        name = getattr(agg, "__name__", "custom")
+def resolve_judges(judges: Any, aggregate: Any = None) -> tuple[list[Judge], Any]:
+    """Judges to ask and the jury that aggregates their verdicts.
+
+    ``judges``: a Judge or a list of Judges (aggregated by ``Jury(judges, aggregate=aggregate or
+    "majority")``, so a list and a default Jury give the same outcomes), or a Jury (``.judges`` +
+    ``.aggregate_table``; ``aggregate`` must then be None: the jury's own rule applies).
+    """
+    from .jury import Jury, check_rule
+
+    is_jury = hasattr(judges, "aggregate_table") and hasattr(judges, "judges")
+    if is_jury and aggregate is not None:
+        raise ConfigError(f"aggregate={_rule_label(aggregate)!r} was given together with a Jury, which has its own rule "
+                          f"({getattr(judges, 'rule_name', '?')!r}); set it with Jury(..., aggregate=...) instead")
+    if not is_jury and aggregate is not None:
+        check_rule(aggregate)
+    judge_list = list(judges.judges) if is_jury else [judges] if isinstance(judges, Judge) else list(judges or [])
     if not judge_list:
         raise InputError("no judges given")
     for j in judge_list:
@@ -52,7 +56,59 @@ def resolve_judges(judges: Any, aggregate: Callable | None) -> tuple[list[Judge]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise InputError(f"judge names must be unique; repeated: {sorted(dupes)} (set name=...)", field="judges")
-    return judge_list, agg, name
+    return judge_list, judges if is_jury else Jury(judge_list, aggregate=aggregate or "majority")
+
+
+def _rule_label(rule: Any) -> str:
+    return rule if isinstance(rule, str) else getattr(rule, "__name__", "custom")
+
+
+def _guarded(aggregate_table: Callable, name: str, after: Callable[[Any], str] | None = None) -> Callable:
+    """``aggregate_table`` whose failures become a ConfigError naming the rule and what happened.
+
+    ``after`` (run after the calls): the message's tail, given the judgments table, which the error
+    also carries as ``.judgments``. Without it (the check before any call) an InputError passes as is.
+    """
+    def run(table: Any) -> Any:
+        try:
+            return aggregate_table(table)
+        except Exception as exc:
+            if after is None and isinstance(exc, InputError):
+                raise
+            detail = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+            if after is None:
+                msg = f"aggregate={name!r} failed on a synthetic judgments table before any call was made: {detail}"
+            else:
+                msg = f"aggregate={name!r} failed on the judged table after the run: {detail}. {after(table)}"
+            err = ConfigError(msg)
+            err.judgments = table  # type: ignore[attr-defined]
+            raise err from exc
+    return run
+
+
+def check_aggregator(jury: Any, judge_list: list[Judge], name: str) -> None:
+    """Run the jury's rule on a tiny synthetic judgments table (the real columns) before the first call:
+    every judge says a on one pair, b on another, tie on a third, in both orders."""
+    plist = [Pair(id=f"aggregator-check-{w}", prompt="Which answer is better?", response_a="First answer.",
+                  response_b="Second answer.") for w in ("a", "b", "tie")]
+    calls = [Judgment(pair_id=p.id, prompt=p.prompt, response_a=p.response_a, response_b=p.response_b, judge=j.name,
+                      judge_family=j.family, order=o, winner=p.id.rsplit("-", 1)[1], cached=True)  # type: ignore[arg-type]
+             for p in plist for j in judge_list for o in ("ab", "ba")]
+    before = getattr(jury, "_reliability", None)
+    build_result(plist, calls, _guarded(jury.aggregate_table, name), meta={})
+    if hasattr(jury, "_reliability"):
+        jury._reliability = before  # the check leaves no synthetic reliabilities behind
+
+
+def _calls_kept(n_calls: int, store_path: Any) -> Callable[[Any], str]:
+    def tail(_table: Any) -> str:
+        if store_path:
+            return (f"The {n_calls} judged calls are not lost: they are in the store {store_path}; rerun with a fixed "
+                    f"aggregate= and store={str(store_path)!r} to replay them without new calls, or re-aggregate this "
+                    "error's .judgments table with prefjudge.aggregate(err.judgments, rule=...)")
+        return (f"The {n_calls} judged calls were kept in memory only (store=None), so a rerun would call again; "
+                "re-aggregate this error's .judgments table with prefjudge.aggregate(err.judgments, rule=...)")
+    return tail
 
 
 async def judge_pair(engine: Engine, judge: Judge, pair: Pair, order: Order) -> Judgment:
@@ -65,14 +121,15 @@ async def judge_pair(engine: Engine, judge: Judge, pair: Pair, order: Order) -> 
     if out.completion is not None:
         raw = out.completion.text
         verdict = judge.parse(out.completion, pair, order)
-        if not verdict.ok and judge.reask and judge.verdict_mode != "logprob":
-            ask = REASK_JSON if judge.verdict_mode == "json" else REASK
+        followup = None if verdict.ok else judge.followup(pair, order, verdict)
+        if followup is not None:
+            ask, read = followup
             follow = messages + [{"role": "assistant", "content": raw}, {"role": "user", "content": ask}]
             again = await engine.complete(judge, follow, params, kind="reask")
             calls.append(again)
             if again.completion is not None:
                 raw = f"{raw}\n\n[re-ask]\n{again.completion.text}"
-                retry_verdict = judge.parse(again.completion, pair, order)
+                retry_verdict = read(again.completion)
                 verdict = retry_verdict if retry_verdict.ok else verdict
         error = None if verdict.ok else (verdict.error if calls[-1].error is None else calls[-1].error)
     winner, p_a = to_original(verdict, order) if verdict is not None else (None, None)
@@ -98,16 +155,18 @@ async def arank_pairs(
     order: str = "random",
     seed: int = 0,
     store: str | Store | None = None,
-    aggregate: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    aggregate: str | Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     progress: bool | None = None,
 ) -> RankResult:
     """Async :func:`rank_pairs`."""
     if order not in ("random", "both", "fixed"):
         raise InputError(f"order must be 'random', 'both' or 'fixed', not {order!r}", field="order")
     plist = normalize_pairs(pairs)
-    judge_list, aggregator, agg_name = resolve_judges(judges, aggregate)
+    judge_list, jury = resolve_judges(judges, aggregate)
+    agg_name = getattr(jury, "rule_name", type(jury).__name__)
     for j in judge_list:
-        j.load_template()  # a bad template fails before the first call
+        j.preflight()  # a bad template, backend or missing key variable fails before the first call
+    check_aggregator(jury, judge_list, agg_name)  # so does a bad aggregator
     owned = not isinstance(store, Store)
     st = Store(store) if owned else store
     engine = Engine(st)
@@ -126,6 +185,7 @@ async def arank_pairs(
         await engine.aclose()
         if owned:
             st.close()
+    aggregator = _guarded(jury.aggregate_table, agg_name, after=_calls_kept(len(judgments), st.path))
     return build_result(plist, judgments, aggregator, meta={
         "judges": [judge_meta(j) for j in judge_list], "order": order, "seed": seed, "aggregate": agg_name,
         "n_pairs": len(plist), "n_calls_made": engine.calls_made, "n_calls_cached": engine.calls_cached,
@@ -137,27 +197,34 @@ def rank_pairs(pairs: Any, judges: Any, **kwargs: Any) -> RankResult:
     """Judge ``pairs`` with ``judges`` and return a :class:`RankResult`.
 
     ``pairs``: list of dicts, DataFrame or Dataset with prompt, response_a, response_b (optional id,
-    system, model_a, model_b, human). ``judges``: a Judge, a list of Judges or a Jury. ``order``:
-    ``"random"`` (seeded per pair and judge, recorded), ``"both"`` or ``"fixed"``. ``store``: SQLite
-    path that makes reruns resume without repeating finished calls (``None``: in memory).
+    system, model_a, model_b, human). ``judges``: a Judge, a list of Judges or a Jury; a list is
+    aggregated exactly as ``Jury(judges, aggregate=aggregate)``. ``order``: ``"random"`` (seeded per
+    pair and judge, recorded), ``"both"`` or ``"fixed"``. ``store``: SQLite path that makes reruns
+    resume without repeating finished calls (``None``: in memory). ``aggregate``: a rule name
+    (``"majority"``, the default: one vote per judge, then the majority over judges;
+    ``"call_majority"``: every call one vote; ``"mean"``, ``"weighted"``, ``"dawid_skene"``) or a
+    function judgments -> outcomes, checked on a synthetic table before the first call (not with a
+    Jury, which has its own rule: ConfigError). See docs/juries.md.
     """
     return run_sync(arank_pairs(pairs, judges, **kwargs))
 
 
 def judge_meta(judge: Judge) -> dict:
-    """Provenance of a judge (no secrets)."""
+    """Provenance of a judge (no secrets: the base_url without its credentials)."""
+    from .secrets import redact_url
+
     t = judge.load_template()
     return {"name": judge.name, "model": judge.model, "backend": judge.backend, "family": judge.family,
             "template": judge.template, "template_sha256": t.sha256, "mode": judge.verdict_mode,
-            "temperature": judge.temperature, "base_url": judge.base_url}
+            "temperature": judge.temperature, "base_url": redact_url(judge.base_url)}
 
 
 def build_result(plist: list[Pair], judgments: list[Judgment], aggregator: Callable, meta: dict) -> RankResult:
     import pandas as pd
 
-    from .judgments import empty_judgments
+    from .judgments import judgments_frame
 
-    table = pd.DataFrame([j.row() for j in judgments]) if judgments else empty_judgments()
+    table = judgments_frame([j.row() for j in judgments])  # object columns: failures are None, never NaN
     if judgments:
         table["cached"] = [j.cached for j in judgments]
     pairs_df = pd.DataFrame([_pair_row(p) for p in plist])

@@ -18,7 +18,8 @@ def _specs():
         {"id": "p3", "prompt": "Q3?", "a": "A three.", "b": "B three.", "verdicts": [("j1", "ab", "tie"), ("j2", "ab", "tie")]},
         {"id": "p4", "prompt": "Q4?", "a": "A four.", "b": "B four.", "verdicts": [("j1", "ab", None)]},
         {"id": "p5", "prompt": "Q5?", "a": "A five.", "b": "B five.",
-         "verdicts": [("j1", "ab", "a"), ("j1", "ba", "b"), ("j2", "ab", "a"), ("j2", "ba", "a")]},
+         # j1 inconsistent (its vote is a tie), j2 and j3 say a: the per-judge majority is a
+         "verdicts": [("j1", "ab", "a"), ("j1", "ba", "b"), ("j2", "ab", "a"), ("j2", "ba", "a"), ("j3", "ab", "a"), ("j3", "ba", "a")]},
     ]
 
 
@@ -48,7 +49,7 @@ def test_thresholds_each_remove_the_right_rows():
     removed = ps.report.removed().set_index("id")["step"].to_dict()
     assert removed == {"p4": "no_verdict", "p3": "ties", "p5": "inconsistent", "p2": "min_margin"}
     ps2 = pc.to_preferences(make_result(_specs()), min_agreement=0.9)
-    assert [r["id"] for r in ps2] == ["p1"]  # p2 agreement 2/3, p5 3/4
+    assert [r["id"] for r in ps2] == ["p1"]  # p2 agreement 2/3, p5 5/6
 
 
 def test_keeping_ties_marks_them():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .io import none_for_missing, str_labels, text_as_objects
 from .majority import OUTCOME_COLUMNS
 from .types import RESULT_COLUMNS
 
@@ -30,8 +31,11 @@ class RankResult:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_pandas(self) -> pd.DataFrame:
-        """One row per pair with the columns of :data:`prefjudge.types.RESULT_COLUMNS`."""
-        out = self.pairs.rename(columns={"id": "id"}).copy()
+        """One row per pair with the columns of :data:`prefjudge.types.RESULT_COLUMNS`.
+
+        Failures are None (never NaN): winner, chosen, rejected, p_a, consistent, reason and every
+        text column have object dtype."""
+        out = str_labels(self.pairs).copy()
         oc = self.outcomes.reindex(out["id"])
         for col in OUTCOME_COLUMNS:
             out[col] = oc[col].to_numpy() if col in oc else None
@@ -46,8 +50,9 @@ class RankResult:
         out["rejected"] = [rb if x == "a" else ra if x == "b" else None for x, ra, rb in zip(w, out["response_a"], out["response_b"])]
         out["n_verdicts"] = out["n_verdicts"].fillna(0).astype(int)
         out["n_failed"] = out["n_failed"].fillna(0).astype(int)
-        for col in ("winner", "p_a", "consistent", "reason"):
-            out[col] = out[col].astype(object).where(out[col].notna(), None)
+        for col in ("winner", "p_a", "consistent", "reason", "chosen", "rejected"):
+            out[col] = none_for_missing(out[col])
+        text_as_objects(out)  # every text column: None for missing, whatever dtype pandas inferred
         rest = [c for c in out.columns if c not in RESULT_COLUMNS]
         return out[list(RESULT_COLUMNS) + rest].reset_index(drop=True)
 

@@ -14,14 +14,21 @@ Z95 = 1.959963984540054
 
 
 def wilson(k: float, n: float, z: float = Z95) -> tuple[float | None, float | None]:
-    """Wilson score interval of k successes out of n (k may be fractional: ties count 0.5)."""
+    """Wilson score interval of k successes out of n (k may be fractional: ties count 0.5).
+
+    The interval always contains the estimate k / n (at k == n the upper bound is exactly 1.0,
+    not a rounding error below it) and lies in [0, 1].
+
+    >>> wilson(40, 40)[1], wilson(0, 40)[0]
+    (1.0, 0.0)
+    """
     if n <= 0:
         return None, None
-    p = k / n
+    p = min(1.0, max(0.0, k / n))
     den = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / den
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    return float(min(p, max(0.0, centre - half))), float(max(p, min(1.0, centre + half)))
 
 
 def wilson_arrays(k: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
@@ -33,8 +40,9 @@ def wilson_arrays(k: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple[np.ndar
         den = 1.0 + z * z / n
         centre = (p + z * z / (2 * n)) / den
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    lo = np.where(n > 0, np.maximum(0.0, centre - half), np.nan)
-    hi = np.where(n > 0, np.minimum(1.0, centre + half), np.nan)
+        p = np.clip(p, 0.0, 1.0)
+    lo = np.where(n > 0, np.minimum(p, np.maximum(0.0, centre - half)), np.nan)
+    hi = np.where(n > 0, np.maximum(p, np.minimum(1.0, centre + half)), np.nan)
     return lo, hi
 
 

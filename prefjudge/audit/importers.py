@@ -164,7 +164,13 @@ def from_preference_dataset(data: Any) -> pd.DataFrame:
     models = {k: next((df[c].to_numpy(dtype=object) for c in names if c in df.columns), np.full(len(df), None, dtype=object))
               for k, names in _MODEL_ALIASES.items()}
     even = np.arange(len(df)) % 2 == 0
-    ids = df["id"].astype(str).to_numpy(dtype=object) if "id" in df.columns else np.array([f"row-{i}" for i in range(len(df))], dtype=object)
+    if "id" in df.columns:
+        gaps = np.flatnonzero(df["id"].isna().to_numpy())
+        if len(gaps):
+            raise InputError("is missing (null); give every row an id or drop the id column", row=int(gaps[0]), field="id")
+        ids = df["id"].astype(str).to_numpy(dtype=object)
+    else:
+        ids = np.array([f"row-{i}" for i in range(len(df))], dtype=object)
     prompt = df["prompt"].map(lambda p: p if isinstance(p, str) else str(p)).to_numpy(dtype=object)
     return _objframe({
         "pair_id": ids, "prompt": prompt,

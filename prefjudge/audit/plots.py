@@ -21,6 +21,18 @@ def _label(s: Any, limit: int = 40) -> str:
     return s.replace("$", r"\$")
 
 
+def error_bar(entry: dict) -> tuple[float, float, float]:
+    """(value, error below, error above) of a rate entry for matplotlib: the value and its CI clipped
+    to [0, 1] and both errors >= 0, so an estimate at (or, by rounding, just past) a bound still draws.
+
+    >>> error_bar({"value": 1.0, "ci": [0.9, 0.9999999999999999]})
+    (1.0, 0.09999999999999998, 0.0)
+    """
+    v = min(1.0, max(0.0, float(entry["value"])))
+    lo, hi = (min(1.0, max(0.0, float(x))) for x in (entry.get("ci") or (v, v)))
+    return v, max(0.0, v - lo), max(0.0, hi - v)
+
+
 def _svg(fig, salt: str) -> str:
     import matplotlib
 
@@ -46,8 +58,8 @@ def p_first_plot(judges: dict[str, dict]) -> str | None:
         return None
     fig, ax = _figure(6.5, 0.5 + 0.45 * len(rows))
     for i, (_, e) in enumerate(rows):
-        lo, hi = e["ci"]
-        ax.errorbar(e["value"], i, xerr=[[e["value"] - lo], [hi - e["value"]]], fmt="o", color="C0", capsize=4)
+        v, below, above = error_bar(e)
+        ax.errorbar(v, i, xerr=[[below], [above]], fmt="o", color="C0", capsize=4)
     ax.axvline(0.5, color="grey", linestyle="--", linewidth=1)
     ax.set_yticks(range(len(rows)), [_label(n) for n, _ in rows])
     ax.set_xlim(0, 1)
@@ -64,9 +76,8 @@ def longer_plot(judges: dict[str, dict]) -> str | None:
     fig, ax = _figure(6.5, 3.6)
     for k, (name, bins) in enumerate(series):
         xs = [i + (k - len(series) / 2) * 0.05 for i, b in enumerate(bins) if b.get("value") is not None]
-        ys = [b["value"] for b in bins if b.get("value") is not None]
-        err = [[b["value"] - b["ci"][0] for b in bins if b.get("value") is not None],
-               [b["ci"][1] - b["value"] for b in bins if b.get("value") is not None]]
+        bars = [error_bar(b) for b in bins if b.get("value") is not None]
+        ys, err = [b[0] for b in bars], [[b[1] for b in bars], [b[2] for b in bars]]
         ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=_label(name), color=f"C{k % 10}")
     ax.axhline(0.5, color="grey", linestyle="--", linewidth=1)
     ax.set_xticks(range(len(RATIO_LABELS)), RATIO_LABELS)

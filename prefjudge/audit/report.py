@@ -56,7 +56,7 @@ class AuditReport:
 
     def to_json(self, path: str | Path | None = None, *, indent: int = 2) -> str:
         """The report as JSON text; written to ``path`` too when given."""
-        text = json.dumps(self._data, indent=indent, ensure_ascii=False)
+        text = json.dumps(self._data, indent=indent, ensure_ascii=False, allow_nan=False)  # NaN is not JSON
         _write(path, text)
         return text
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError
+from ..textcheck import check_chars
 from .rows import check_prompt, check_text, clean_optional, content_id, is_missing, to_frame
 
 
@@ -70,20 +71,20 @@ def _system(r: dict, i: int) -> str | None:
     s = clean_optional(r.get("system"))
     if s is not None and not isinstance(s, str):
         raise InputError(f"expected a string, got {type(s).__name__}", row=i, field="system")
-    return s or None
+    return check_chars(s, i, "system") or None
 
 
 def _model(value: Any, i: int, field_name: str) -> str | None:
     value = clean_optional(value)
     if value is not None and not isinstance(value, str):
         raise InputError(f"expected a string, got {type(value).__name__}", row=i, field=field_name)
-    return value
+    return check_chars(value, i, field_name)
 
 
 def _group_for(groups: dict[str, Group], r: dict, i: int) -> Group:
     prompt, system = check_prompt(r["prompt"], i), _system(r, i)
     pid = r.get("prompt_id")
-    pid = content_id(prompt, system) if is_missing(pid) else str(pid)
+    pid = content_id(prompt, system) if is_missing(pid) else check_chars(str(pid), i, "prompt_id")
     g = groups.get(pid)
     if g is None:
         g = groups[pid] = Group(pid, prompt, system)

@@ -17,15 +17,54 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import InputError
+from ..textcheck import text_problem
 
 ExportFormat = Literal["parquet", "jsonl", "disk"]
 CONFIG_FILE = "prefjudge_config.yaml"
 _OWN_FILES = ("README.md", "curation_report.json", "audit.json", CONFIG_FILE)
+#: What ``datasets`` accepts as a split name (``datasets.naming._split_re``): word characters and dots.
+SPLIT_RE = re.compile(r"^\w+(\.\w+)*$")
+
+
+def check_split(split: Any) -> str:
+    """A split name is a plain file-name part: no path separators, ``..``, absolute paths, NUL or blanks.
+
+    >>> check_split("validation.v2")
+    'validation.v2'
+    >>> check_split("../../escape")
+    Traceback (most recent call last):
+    ...
+    prefjudge.errors.InputError: field 'split': must be a plain name (letters, digits, '_' and inner dots, like 'train' or 'test.v2'), not '../../escape': it becomes part of a file name under the export folder
+    """
+    if not isinstance(split, str):
+        raise InputError(f"must be a string, not {type(split).__name__}", field="split")
+    problem = text_problem(split)
+    if problem:
+        raise InputError(problem, field="split")
+    if not SPLIT_RE.match(split):
+        raise InputError("must be a plain name (letters, digits, '_' and inner dots, like 'train' or 'test.v2'), "
+                         f"not {split!r}: it becomes part of a file name under the export folder", field="split")
+    return split
+
+
+def check_line(value: Any, field: str) -> Any:
+    """A one-line string for the dataset card (``pretty_name``, ``license``), or None for ``pretty_name``."""
+    if value is None and field == "pretty_name":
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"must be a non-empty string, not {value!r}", field=field)
+    problem = text_problem(value)
+    if problem:
+        raise InputError(problem, field=field)
+    if any(c in value for c in "\r\n\x0b\x0c\x85\u2028\u2029"):
+        raise InputError(f"must be one line (it goes into the dataset card's header), not {value!r}", field=field)
+    return value
 
 
 def data_path(format: ExportFormat, split: str = "train") -> str:
@@ -46,9 +85,13 @@ def export(prefs: Any, path: str | Path, *, format: ExportFormat = "parquet", au
     ``prefs``: a PreferenceSet (from ``to_preferences``) or a ``datasets.Dataset``.
     ``config``: the run's configuration (a pydantic model, a dict, or the path of a YAML file).
     ``overwrite``: replace an earlier export in ``path`` (only its ``data/`` folder and the files above).
+    ``split``: a plain name (:func:`check_split`: no path parts); ``pretty_name``, ``license``: one line
+    each (they go into the card's header). All are checked before anything is written.
     """
     out = Path(path)
-    rel = data_path(format, split)
+    rel = data_path(format, check_split(split))
+    check_line(pretty_name, "pretty_name")
+    check_line(license, "license")
     if len(getattr(prefs, "dataset", prefs)) == 0:
         report = getattr(prefs, "report", None)
         raise InputError("nothing to export: the preference set is empty" + (f"; the curation steps:\n{report}" if report else ""))
@@ -136,14 +179,17 @@ def config_yaml(config: Any) -> str:
     """The run's configuration as YAML text (pydantic model, dict, YAML text file path)."""
     import yaml
 
+    from ..config_files import drop_secrets, load_yaml
+
     if isinstance(config, (str, Path)) and Path(config).is_file():
+        load_yaml(config)  # copied as is: a file with an api_key (or not a config file) is refused
         return Path(config).read_text(encoding="utf-8")
     if hasattr(config, "model_dump"):
         config = config.model_dump(mode="json", exclude_none=True)
     if not isinstance(config, dict):
         raise InputError(f"config must be a pydantic model, a dict or a YAML file path, not {type(config).__name__}",
                          field="config")
-    return yaml.safe_dump(_jsonable(config), sort_keys=False, allow_unicode=True)
+    return yaml.safe_dump(_jsonable(drop_secrets(config)), sort_keys=False, allow_unicode=True)
 
 
 def _jsonable(value: Any) -> Any:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+from ..textcheck import check_chars
 from .rows import check_prompt, clean_optional, content_id, is_missing, to_frame
 
 if TYPE_CHECKING:
@@ -47,7 +48,8 @@ def normalize_prompts(prompts: Any, system: str | None = None) -> list[dict[str,
         sys_ = clean_optional(r.get("system")) or system
         if sys_ is not None and not isinstance(sys_, str):
             raise InputError(f"expected a string, got {type(sys_).__name__}", row=i, field="system")
-        pid = content_id(prompt, sys_) if is_missing(r.get("prompt_id")) else str(r["prompt_id"])
+        check_chars(sys_, i, "system")
+        pid = content_id(prompt, sys_) if is_missing(r.get("prompt_id")) else check_chars(str(r["prompt_id"]), i, "prompt_id")
         if pid in seen:
             raise InputError(f"prompt_id {pid!r} appears twice", row=i, field="prompt_id")
         seen.add(pid)
@@ -129,6 +131,7 @@ def _check_generators(generators: Any) -> list[Judge]:
     for g in gens:
         if not isinstance(g, Judge):
             raise InputError(f"generators must be prefjudge.Judge objects, got {type(g).__name__}", field="generators")
+        g.preflight(template=False)
     names = [g.name for g in gens]
     if len(set(names)) != len(names):
         raise InputError(f"generator names must be unique: {names} (set name=...)", field="generators")

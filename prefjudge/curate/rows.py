@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+from ..textcheck import check_chars
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,14 +31,16 @@ def is_missing(value: Any) -> bool:
 
 
 def check_text(value: Any, row: int | str, field: str, *, allow_empty: bool = False) -> str:
-    """Return ``value`` if it is a (non-empty) string, else raise an InputError naming row and field."""
+    """Return ``value`` if it is a (non-empty) string, else raise an InputError naming row and field.
+
+    Lone surrogates and NUL characters are refused too (see :mod:`prefjudge.textcheck`)."""
     if is_missing(value):
         raise InputError("value is missing", row=row, field=field)
     if not isinstance(value, str):
         raise InputError(f"expected a string, got {type(value).__name__} ({value!r:.60})", row=row, field=field)
     if not allow_empty and not value.strip():
         raise InputError("empty text", row=row, field=field)
-    return value
+    return check_chars(value, row, field)
 
 
 def as_messages(value: Any, row: int | str, field: str) -> list[dict[str, str]]:
@@ -102,21 +105,34 @@ def require_columns(df: pd.DataFrame, needed: tuple[str, ...], what: str) -> Non
 
 
 def to_frame(data: Any) -> pd.DataFrame:
-    """A pandas DataFrame from a DataFrame, ``datasets.Dataset``, list of dicts or dict of lists."""
+    """A pandas DataFrame from a DataFrame, ``datasets.Dataset``, list of dicts or dict of lists.
+
+    Column labels become strings; two labels equal as strings (duplicates) are an InputError."""
     import pandas as pd
 
+    from ..io import str_labels
+
     if isinstance(data, pd.DataFrame):
-        return data.reset_index(drop=True)
+        return str_labels(data.reset_index(drop=True))
     if hasattr(data, "to_pandas") and hasattr(data, "column_names"):
         return data.to_pandas()
     if isinstance(data, list):
         bad = next((i for i, r in enumerate(data) if not isinstance(r, Mapping)), None)
         if bad is not None:
             raise InputError(f"expected a dict per row, got {type(data[bad]).__name__}", row=bad)
-        return pd.DataFrame(list(data))
+        return str_labels(_frame(list(data)))
     if isinstance(data, Mapping):
-        return pd.DataFrame(dict(data))
+        return str_labels(_frame(dict(data)))
     raise InputError(f"cannot read a table from {type(data).__name__}; pass a DataFrame, Dataset or list of dicts")
+
+
+def _frame(data: Any) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        return pd.DataFrame(data)
+    except UnicodeEncodeError:  # pandas 3 refuses lone surrogates in str columns: keep objects, the row check names it
+        return pd.DataFrame(data, dtype=object)
 
 
 def clean_optional(value: Any) -> Any:

@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from prefjudge.errors import InputError
+from prefjudge.types import clean_model_text
 
 SCORE = {"a": 1.0, "tie": 0.5, "b": 0.0}
 
@@ -96,7 +97,7 @@ def generate_answers(model_path: str, prompts: list, *, max_new_tokens: int = 64
             out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
                                  pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
         new = out[:, batch["input_ids"].shape[1]:]
-        answers.extend(t.strip() for t in tok.batch_decode(new, skip_special_tokens=True))
+        answers.extend(clean_model_text(t).strip() for t in tok.batch_decode(new, skip_special_tokens=True))
     return answers
 
 

@@ -1,8 +1,10 @@
 """Judges from a YAML file: a list of ``prefjudge.Judge`` settings, or a mapping with ``judges:``.
 
-No API key belongs in the file (the clients read them from the environment); ``recipes/judges.yaml``
-is an example. Used by ``prefjudge rank --judges-file``, the recipes' curate and eval steps, and
-the quickstart.
+No API key belongs in the file: a judge names the environment variable that holds its key
+(``api_key_env: NAME_OF_VARIABLE``; the openai and litellm clients also read their usual variables,
+``OPENAI_API_KEY``...), and a file with an ``api_key`` is refused. ``recipes/judges.yaml`` is an
+example. Read with :mod:`prefjudge.config_files`; used by ``prefjudge rank --judges-file``, the
+recipes' curate and eval steps, and the quickstart.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .config_files import format_errors, load_yaml
 from .errors import ConfigError
 
 
@@ -24,20 +27,19 @@ def load_judges(path: str | Path) -> list:
 
 
 def _read(path: Path) -> tuple[list[dict[str, Any]], list]:
-    import yaml
+    from pydantic import ValidationError
 
     from .judge import Judge
 
-    if not path.is_file():
-        raise ConfigError(f"judges file not found: {path}")
-    data = yaml.safe_load(path.read_text())
-    items = data.get("judges") if isinstance(data, dict) else data
+    data = load_yaml(path, "judges file")
+    keyed = isinstance(data, dict)
+    items = data.get("judges") if keyed else data
     if not isinstance(items, list) or not items:
         raise ConfigError(f"{path}: expected a non-empty list of judges (or a 'judges:' key)")
     judges = []
     for i, item in enumerate(items):
         try:
-            judges.append(Judge(**item))
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"{path}: judge {i}: {err}") from None
+            judges.append(Judge.model_validate(item))
+        except ValidationError as err:
+            raise ConfigError(format_errors(err, path, ("judges", i) if keyed else (i,))) from None
     return items, judges

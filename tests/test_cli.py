@@ -37,7 +37,7 @@ def test_rank_command_writes_results(tmp_path, sim_world):
     src.write_text("\n".join(json.dumps(p) for p in pairs))
     judges_file = tmp_path / "judges.yaml"
     with SimServer(judges=[SimJudge(name="gpt-sim"), SimJudge(name="claude-sim")], world=sim_world) as server:
-        judges_file.write_text(yaml.safe_dump([{"model": "claude-sim", "base_url": server.base_url, "api_key": "x"}]))
+        judges_file.write_text(yaml.safe_dump([{"model": "claude-sim", "base_url": server.base_url}]))
         result = CliRunner().invoke(app, [
             "rank", str(src), "--judge", "gpt-sim", "--base-url", server.base_url, "--judges-file", str(judges_file),
             "--order", "both", "--store", str(tmp_path / "s.db"), "--out", str(tmp_path / "ranked.parquet"),

@@ -33,7 +33,7 @@ def test_config_errors_name_the_key(tmp_path):
         CurateConfig.from_file(_write(tmp_path, {**base, "input": {"dataset": "x", "pairs": "y"}}))
     with pytest.raises(ConfigError, match="input.pairs needs judges"):
         CurateConfig.from_file(_write(tmp_path, {**base, "input": {"pairs": "p.jsonl"}}))
-    with pytest.raises(ConfigError, match="no such config file"):
+    with pytest.raises(ConfigError, match="curate config not found"):
         CurateConfig.from_file(tmp_path / "missing.yaml")
     result = _invoke(_write(tmp_path, {**base, "dedup": {"near": 2}}), "--check")
     assert result.exit_code == 2 and "dedup.near" in result.output
@@ -78,9 +78,9 @@ def test_curate_prompts_generate_rank_and_export_with_the_simulator(tmp_path):
         url = server.base_url
         cfg = {
             "input": {"prompts": make_demo_prompts(5)},
-            "generators": [{"model": g.name, "base_url": url, "api_key": "x"} for g in default_sim_generators()],
+            "generators": [{"model": g.name, "base_url": url} for g in default_sim_generators()],
             "generate": {"n": 2, "temperature": [0.3, 1.0], "store": str(tmp_path / "gen.db")},
-            "judges": [{"model": j.name, "base_url": url, "api_key": "x"} for j in default_sim_jury()],
+            "judges": [{"model": j.name, "base_url": url} for j in default_sim_jury()],
             "jury": {"aggregate": "majority"},
             "rank": {"strategy": "adaptive", "store": str(tmp_path / "rank.db")},
             "preferences": {"format": "conversational", "min_margin": 0.0},

@@ -18,10 +18,16 @@ def serve_sim_command(
     log_file: Optional[Path] = typer.Option(None, help="Append one JSON line per request here."),
 ) -> None:
     """Serve SIMULATED judges and generators on 127.0.0.1 as an OpenAI-compatible API (not real models)."""
+    from ..errors import ConfigError
     from ..testing.server import main as serve
+    from .common import fail
 
     argv = ["--port", str(port)]
     for flag, value in (("--config", config), ("--port-file", port_file), ("--log-file", log_file)):
         if value is not None:
             argv += [flag, str(value)]
-    raise typer.Exit(serve(argv))
+    try:
+        code = serve(argv)
+    except ConfigError as exc:  # a bad --config: one line naming the file, no traceback
+        raise fail(exc) from exc
+    raise typer.Exit(code)

@@ -11,9 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from ..errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -128,7 +126,7 @@ class OutputConfig(_Strict):
 class CurateConfig(_Strict):
     input: InputConfig
     judges: list[dict[str, Any]] = Field(default_factory=list)
-    """Judge settings (``prefjudge.Judge`` fields); API keys come from the environment."""
+    """Judge settings (``prefjudge.Judge`` fields); a key comes from the environment (``api_key_env``)."""
     jury: JuryConfig | None = None
     generators: list[dict[str, Any]] = Field(default_factory=list)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
@@ -151,23 +149,23 @@ class CurateConfig(_Strict):
             raise ValueError("rank.rejudge needs judges")
         return self
 
+    @field_validator("judges", "generators")
+    @classmethod
+    def _hide_keys(cls, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A key given in Python (never from a file) is kept as a ``SecretStr``: out of reprs."""
+        return [{**s, "api_key": SecretStr(s["api_key"])} if isinstance(s.get("api_key"), str) else s for s in specs]
+
+    @field_serializer("judges", "generators")
+    def _drop_keys(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Dumps (the exported ``prefjudge_config.yaml``, the Hub, ``run.json``) never hold a key."""
+        from ..config_files import drop_secrets
+
+        return drop_secrets(specs)
+
     @classmethod
     def from_file(cls, path: str | Path) -> CurateConfig:
-        """Load and validate a YAML (or JSON) file; errors name the file and the bad keys."""
-        import yaml
+        """Load and validate a YAML (or JSON) file; errors name the file and the bad keys, and a
+        file with an ``api_key`` is refused (``api_key_env`` names the key's environment variable)."""
+        from ..config_files import load_config
 
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"no such config file: {p}")
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML ({e})") from e
-        try:
-            return cls.model_validate(data or {})
-        except ValidationError as e:
-            raise ConfigError(f"{p}: invalid curate config:\n{_errors(e)}") from e
-
-
-def _errors(e: ValidationError) -> str:
-    return "\n".join(f"  {'.'.join(str(x) for x in err['loc']) or '(top)'}: {err['msg']}" for err in e.errors())
+        return load_config(path, cls, "curate config")

@@ -49,22 +49,10 @@ class SimServerConfig(BaseModel):
 
     @classmethod
     def from_file(cls, path: str | Path) -> SimServerConfig:
-        """Load a ``.yaml``/``.yml`` or ``.json`` config file."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read simulator config {path}: {exc}") from exc
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
+        """Load a ``.yaml``/``.yml`` or ``.json`` config file (``{}`` for all defaults); errors name the file."""
+        from ..config_files import load_config
 
-            data = yaml.safe_load(text) or {}
-        else:
-            data = json.loads(text)
-        try:
-            return cls.model_validate(data)
-        except ValueError as exc:
-            raise ConfigError(f"invalid simulator config {path}: {exc}") from exc
+        return load_config(path, cls, "simulator config")
 
     def save(self, path: str | Path) -> Path:
         """Write the config as JSON (``.json``) or YAML (other suffixes)."""

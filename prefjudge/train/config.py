@@ -213,19 +213,11 @@ def config_from_dict(data: dict[str, Any], *, source: str = "training config") -
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, with a ``ConfigError`` (naming the file) on any problem."""
-    import yaml
+    """Read a YAML mapping, with a ``ConfigError`` naming the file on any problem (see
+    :mod:`prefjudge.config_files`: a file with an ``api_key`` is refused too)."""
+    from prefjudge.config_files import load_yaml
 
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
-    return data
+    return load_yaml(path, "config file", mapping=True)
 
 
 def load_config(path: str | Path) -> TrainConfig:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from prefjudge.errors import ConfigError
 from prefjudge.train.recipes import load_recipe
 from prefjudge.train.run import run_recipe, with_judges
 from prefjudge.train.scores import explanation_score
+from _quickstart_helpers import artefact_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "curate_judge_train.yaml"
@@ -39,15 +39,6 @@ def quickstart(tmp_path_factory):
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc.stdout, out, json.loads((out / "run.json").read_text())
-
-
-def artefact_paths(stdout: str) -> dict[str, list[Path]]:
-    section = stdout.split("\nArtefacts\n", 1)[1].split("\n\n", 1)[0]
-    found = {}
-    for line in section.splitlines():
-        label, paths = re.split(r"\s{2,}", line.strip(), maxsplit=1)
-        found[label] = [Path(p) for p in paths.split(", ")]
-    return found
 
 
 def test_quickstart_prints_the_banner_the_numbers_and_existing_artefacts(quickstart):
@@ -198,7 +189,7 @@ def test_real_judges_replace_the_simulated_jury(tmp_path):
     judges = [SimJudge(name="gpt-4o-mini-stand-in", noise=0.5), SimJudge(name="claude-stand-in", noise=0.5)]
     with SimServer(judges=judges, world=SimWorld(score="prefjudge.train.scores:explanation_score")) as server:
         (tmp_path / "judges.yaml").write_text(yaml.safe_dump(
-            [{"model": j.name, "base_url": server.base_url, "api_key": "x"} for j in judges]))
+            [{"model": j.name, "base_url": server.base_url} for j in judges]))
         from typer.testing import CliRunner
 
         from prefjudge.cli import app

@@ -40,20 +40,40 @@ def recipe_path() -> Path:
                              "run the quickstart from the prefjudge repository")
 
 
-def default_out() -> Path:
-    return Path("runs") / f"quickstart-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}"
+def default_out(now: datetime | None = None) -> Path:
+    """A new folder ``runs/quickstart-TIME`` under the current directory (``-2``, ``-3``... when
+    another quickstart took that name in the same second)."""
+    from ..train.paths import fresh_dir
+
+    return fresh_dir("runs", f"quickstart-{(now or datetime.now(timezone.utc)).strftime('%Y%m%d-%H%M%S')}")
+
+
+def judges_source(judges_file: Path | None) -> Path | None:
+    """``--judges-file``, else ``PREFJUDGE_JUDGES``, else None (simulated); relative to the current
+    directory, returned absolute."""
+    from ..train.paths import cli_path
+
+    env = os.environ.get("PREFJUDGE_JUDGES")
+    chosen = judges_file or (Path(env) if env else None)
+    return cli_path(chosen) if chosen is not None else None
 
 
 @app.command("quickstart")
 def quickstart_command(
-    out: Optional[Path] = typer.Option(None, help="Folder for the artefacts (default: a fresh runs/quickstart-TIME)."),
+    out: Optional[Path] = typer.Option(None, help="Folder for the artefacts, relative to the current directory "
+                                       "(default: a new runs/quickstart-TIME there)."),
     judges_file: Optional[Path] = typer.Option(None, help="YAML list of real judges (else PREFJUDGE_JUDGES, else simulated)."),
 ) -> None:
     """Curate a preference set with a jury, audit it, train on it (QLoRA DPO), merge and evaluate."""
-    env = os.environ.get("PREFJUDGE_JUDGES")
-    judges = judges_file or (Path(env) if env else None)
-    out = out or default_out()
+    from ..errors import PrefjudgeError
+    from ..train.paths import output_dir
+
     recipe = recipe_path()
+    try:
+        judges = judges_source(judges_file)
+        out = output_dir(out) if out is not None else default_out()
+    except PrefjudgeError as exc:
+        raise fail(exc) from exc
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything is built locally: never wait on the Hub
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     typer.echo(f"prefjudge quickstart: the smoke run of {recipe}\n"
@@ -74,7 +94,6 @@ def _run(recipe: Path, out: Path, judges: Path | None) -> dict[str, Any]:
     """Run the smoke profile; library output (TRL's logs, progress bars) goes to OUT/quickstart.log."""
     from ..train.run import run_recipe
 
-    out.mkdir(parents=True, exist_ok=True)
     console = sys.stdout
     with open(out / "quickstart.log", "w", encoding="utf-8") as log, \
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):

@@ -21,6 +21,10 @@ PROVIDER_KEYS = {"anthropic/": "ANTHROPIC_API_KEY", "gemini/": "GEMINI_API_KEY",
 
 def key_note(spec: dict[str, Any]) -> str:
     """Where a judge's or generator's credentials come from (no value is ever read or printed)."""
+    named = spec.get("api_key_env")
+    if named:
+        where = f"server at {spec['base_url']}, key from " if spec.get("base_url") else ""
+        return f"{where}{named} ({'set' if os.environ.get(named) else 'NOT set'})"
     if spec.get("base_url"):
         return f"server at {spec['base_url']}"
     model, backend = str(spec.get("model", "")), spec.get("backend", "openai")
@@ -95,8 +99,10 @@ def plan_curate(step: CurateStep, base_dir: Path) -> dict[str, Any]:
 
 
 def _resolve(value: str, base_dir: Path) -> Path:
-    path = Path(value)
-    return path if path.is_absolute() else base_dir / path
+    """A path written in the recipe (relative to its folder, ``base_dir``), absolute."""
+    from prefjudge.train.paths import in_recipe
+
+    return Path(in_recipe(value, base_dir))
 
 
 def format_curate(s: dict[str, Any]) -> list[str]:

@@ -3,7 +3,8 @@
 Its ``config`` is a :class:`~prefjudge.curate.config.CurateConfig` (the YAML of ``prefjudge
 curate``), so the same block runs standalone or inside a recipe. Inside a recipe:
 
-- paths are relative to the recipe file; ``output.dir`` defaults to ``OUT/<id>/dataset`` (an
+- paths are relative to the recipe's folder (:func:`anchor_curate_config`; the rule is
+  :mod:`prefjudge.train.paths`); ``output.dir`` defaults to ``OUT/<id>/dataset`` (an
   earlier export there is replaced), the generation and judging stores to ``OUT/<id>/*.db`` (a
   rerun into the same folder makes no call twice), and ``input.limit`` also caps a prompts file;
 - ``judges_file`` names real judges (a YAML list of ``prefjudge.Judge`` settings, API keys from
@@ -51,26 +52,52 @@ def resolve_score(spec: str, field: str = "simulated.score"):
     return fn
 
 
-def _local(value: Any, base_dir: Path) -> Any:
-    """A relative path that exists next to the recipe, made absolute; anything else as is."""
-    if isinstance(value, str) and value and not Path(value).is_absolute() and (base_dir / value).exists():
-        return str(base_dir / value)
-    return value
+def anchor_curate_config(config: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """A copy of a curate ``config`` block with the paths written in it made absolute against
+    ``base_dir`` (the recipe's folder; :mod:`prefjudge.train.paths`): the ``prompts``, ``pairs``
+    and ``candidates`` files, file benchmarks, the stores and ``output.dir``; ``dataset``,
+    ``data_files`` and ``preferences.chat_template`` only when they exist beside the recipe (else
+    a Hub id, a template name). Absolute paths and inline lists stay as they are."""
+    from prefjudge.train.paths import in_recipe, local_or_name
+
+    config = copy.deepcopy(config)
+
+    def section(key: str) -> dict[str, Any]:
+        value = config.get(key)
+        return value if isinstance(value, dict) else {}
+
+    def fix(block: dict[str, Any], key: str, how) -> None:
+        value = block.get(key)
+        if isinstance(value, str) and value:
+            block[key] = how(value, base_dir)
+        elif isinstance(value, list) and how is local_or_name:
+            block[key] = [how(v, base_dir) if isinstance(v, str) and v else v for v in value]
+
+    inp = section("input")
+    for key in ("prompts", "candidates", "pairs"):
+        fix(inp, key, in_recipe)
+    for key in ("dataset", "data_files"):
+        fix(inp, key, local_or_name)
+    bench = section("decontaminate").get("benchmarks")
+    if isinstance(bench, dict):
+        for key in bench:
+            fix(bench, key, in_recipe)
+    fix(section("generate"), "store", in_recipe)
+    fix(section("rank"), "store", in_recipe)
+    fix(section("output"), "dir", in_recipe)
+    fix(section("preferences"), "chat_template", local_or_name)
+    return config
 
 
 def curate_config_dict(step: CurateStep, out: Path, base_dir: Path, judges: list | None = None,
                        generators: list | None = None) -> dict[str, Any]:
-    """The step's ``config`` with paths resolved, stores and output under ``out`` and the judges
-    and generators the step supplies (real judges from ``judges_file``, simulated ones)."""
-    config = copy.deepcopy(step.config)
+    """The step's ``config`` with paths anchored to ``base_dir`` (:func:`anchor_curate_config`),
+    stores and output under ``out`` unless set, and the judges and generators the step supplies
+    (real judges from ``judges_file``, simulated ones)."""
+    config = anchor_curate_config(step.config, base_dir)
     inp = config.setdefault("input", {})
     if isinstance(inp, dict):
-        for key in ("prompts", "candidates", "pairs", "dataset", "data_files"):
-            inp[key] = _local(inp.get(key), base_dir) if key in inp else None
         config["input"] = {k: v for k, v in inp.items() if v is not None}
-    bench = (config.get("decontaminate") or {}).get("benchmarks")
-    if isinstance(bench, dict):
-        config["decontaminate"]["benchmarks"] = {k: _local(v, base_dir) for k, v in bench.items()}
     if judges is not None:
         config["judges"] = judges
     if generators is not None:
@@ -79,7 +106,7 @@ def curate_config_dict(step: CurateStep, out: Path, base_dir: Path, judges: list
     config.setdefault("rank", {}).setdefault("store", str(out / "rank.db"))
     output = config.setdefault("output", {})
     if isinstance(output, dict):
-        output["dir"] = str(_path(str(output["dir"]), base_dir)) if output.get("dir") else str(out / "dataset")
+        output["dir"] = output.get("dir") or str(out / "dataset")
         output.setdefault("overwrite", True)
     return config
 
@@ -164,8 +191,10 @@ def run_curate_step(step: CurateStep, out: Path, base_dir: Path) -> dict[str, An
 
 
 def _path(value: str, base_dir: Path) -> Path:
-    path = Path(value)
-    return path if path.is_absolute() else base_dir / path
+    """A path written in the recipe (relative to its folder, ``base_dir``), absolute."""
+    from prefjudge.train.paths import in_recipe
+
+    return Path(in_recipe(value, base_dir))
 
 
 def curate(cfg) -> tuple[Any, Any]:
@@ -205,11 +234,11 @@ def export_curated(cfg, ranked, prefs, out: Path, formats: list[str]) -> tuple[P
 
 def without_keys(cfg):
     """The config with every judge's and generator's ``api_key`` removed: the export and the Hub
-    get the run's settings, never a credential (a judges file may hold one, e.g. for a server)."""
-    def strip(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{k: v for k, v in spec.items() if k != "api_key"} for spec in specs]
+    get the run's settings, never a credential (a file cannot hold one; the simulated judges get one
+    in Python, so that no ``OPENAI_API_KEY`` of the environment is sent to the simulator)."""
+    from prefjudge.config_files import drop_secrets
 
-    return cfg.model_copy(update={"judges": strip(cfg.judges), "generators": strip(cfg.generators)})
+    return cfg.model_copy(update={"judges": drop_secrets(cfg.judges), "generators": drop_secrets(cfg.generators)})
 
 
 def row_counts(ranked, prefs) -> dict[str, int]:

@@ -14,6 +14,7 @@ from prefjudge.train import data as D
 from prefjudge.train.architectures import ModelDims, dims_for
 from prefjudge.train.config import DataConfig, TrainConfig, config_from_dict
 from prefjudge.train.memory import GPUS, estimate_memory
+from prefjudge.train.paths import in_recipe
 from prefjudge.train.recipes import BuildTwinStep, CurateStep, EvalStep, MergeStep, Recipe, TrainStep, is_ref
 from prefjudge.train.runtime import plan_runtime, resolve_model_path
 
@@ -37,11 +38,11 @@ def _dims(recipe: Recipe, cfg: TrainConfig) -> ModelDims:
 
 
 def _sample_source(step: TrainStep, cfg: TrainConfig, base_dir: Path) -> Path | None:
+    """The step's ``sample``, else its local ``data.path`` (written in the recipe: relative to ``base_dir``)."""
     if step.sample:
-        return base_dir / step.sample
+        return Path(in_recipe(step.sample, base_dir))
     if cfg.data.path and not is_ref(cfg.data.path):
-        path = Path(cfg.data.path)
-        return path if path.is_absolute() else base_dir / path
+        return Path(in_recipe(cfg.data.path, base_dir))
     return None
 
 
@@ -103,7 +104,7 @@ def _plan_step(step, recipe: Recipe, base_dir: Path) -> dict[str, Any]:
         return {"id": step.id, "kind": "merge", "base": _model_name(recipe, step.base), "adapters": step.adapters,
                 "dtype": step.dtype, "check": step.check, "push_to_hub": step.push_to_hub}
     if isinstance(step, EvalStep):
-        prompts = base_dir / step.prompts
+        prompts = Path(in_recipe(step.prompts, base_dir))
         n = sum(1 for line in prompts.read_text().splitlines() if line.strip()) if prompts.is_file() else None
         return {"id": step.id, "kind": "eval", "trained": step.trained, "base": _model_name(recipe, step.base),
                 "prompts": step.prompts, "n_prompts": n, "jury": step.jury.model_dump(), "order": step.order}
@@ -112,7 +113,7 @@ def _plan_step(step, recipe: Recipe, base_dir: Path) -> dict[str, Any]:
 
         return plan_curate(step, base_dir)
     assert isinstance(step, BuildTwinStep)
-    articles = base_dir / step.articles
+    articles = Path(in_recipe(step.articles, base_dir))
     chunks = None
     if articles.exists():
         from prefjudge.train.llm_twin import extract_chunks, read_articles

@@ -205,7 +205,8 @@ def apply_profile(raw: dict[str, Any], profile: str, where: str) -> dict[str, An
 def load_recipe(path: str | Path, profile: str = "full") -> Recipe:
     """Load a recipe file with a profile applied, and validate every training config in it.
 
-    Errors name the field, e.g. ``field 'steps.0.config.dpo.beta'``.
+    Errors name the field, e.g. ``field 'steps.0.config.dpo.beta'``. Every path written in the
+    file comes back absolute, anchored to the file's folder (:func:`anchor_paths`).
     """
     raw = read_yaml(path)
     recipe = _validate(apply_profile(raw, profile, str(path)), str(path))
@@ -217,7 +218,46 @@ def load_recipe(path: str | Path, profile: str = "full") -> Recipe:
 
             check_curate_step(step, f"recipe {path}, step {step.id!r} (steps.{i}.config)")
     _check_refs(recipe, str(path))
-    return recipe
+    return anchor_paths(recipe, Path(path).expanduser().resolve().parent)
+
+
+def anchor_paths(recipe: Recipe, recipe_dir: Path) -> Recipe:
+    """The recipe with every path written in it made absolute against ``recipe_dir`` (the rule of
+    :mod:`prefjudge.train.paths`): files, stores and folders by :func:`~prefjudge.train.paths.in_recipe`;
+    model and dataset names by :func:`~prefjudge.train.paths.local_or_name` (a folder beside the
+    recipe, else a Hub id); ``@id`` references stay (they resolve under the run's output folder)."""
+    from prefjudge.train.paths import in_recipe, local_or_name
+
+    def path(v: str | None) -> str | None:
+        return in_recipe(v, recipe_dir) if v and not is_ref(v) else v
+
+    def name(v: str | None) -> str | None:
+        return local_or_name(v, recipe_dir) if v and not is_ref(v) else v
+
+    steps = []
+    for step in recipe.steps:
+        update: dict[str, Any] = {}
+        if isinstance(step, TrainStep):
+            config = copy.deepcopy(step.config)
+            model, data = config.get("model"), config.get("data")
+            if isinstance(model, dict) and isinstance(model.get("name_or_path"), str):
+                model["name_or_path"] = name(model["name_or_path"])
+            if isinstance(data, dict) and isinstance(data.get("path"), str):
+                data["path"] = path(data["path"])
+            update = {"config": config, "sample": path(step.sample)}
+        elif isinstance(step, MergeStep):
+            update = {"base": name(step.base), "adapters": [name(a) for a in step.adapters]}
+        elif isinstance(step, BuildTwinStep):
+            update = {"articles": path(step.articles)}
+        elif isinstance(step, CurateStep):
+            from prefjudge.train.pipeline_steps import anchor_curate_config
+
+            update = {"config": anchor_curate_config(step.config, recipe_dir), "judges_file": path(step.judges_file)}
+        elif isinstance(step, EvalStep):
+            update = {"trained": name(step.trained), "base": name(step.base), "prompts": path(step.prompts),
+                      "jury": step.jury.model_copy(update={"judges_file": path(step.jury.judges_file)})}
+        steps.append(step.model_copy(update=update))
+    return recipe.model_copy(update={"steps": steps})
 
 
 def _check_refs(recipe: Recipe, where: str) -> None:

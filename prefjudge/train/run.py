@@ -26,14 +26,17 @@ from typing import Any
 from prefjudge.errors import ConfigError
 from prefjudge.judges_file import load_judges
 from prefjudge.train.config import config_from_dict
+from prefjudge.train.paths import cli_path, fresh_dir, in_recipe, output_dir
 from prefjudge.train.recipes import (
     BuildTwinStep, CurateStep, EvalStep, JurySpec, MergeStep, Recipe, TrainStep, deep_merge, is_ref, load_recipe,
 )
 
 
-def default_out(name: str, profile: str) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{name}-{profile}-{stamp}"
+def default_out(name: str, profile: str, now: datetime | None = None) -> Path:
+    """A new folder ``runs/NAME-PROFILE-TIME`` under the current directory (``-2``, ``-3``... when
+    another run took that name in the same second)."""
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
+    return fresh_dir("runs", f"{name}-{profile}-{stamp}")
 
 
 def _ref(outputs: dict[str, dict[str, str]], ref: str, what: str, step_id: str) -> str:
@@ -88,9 +91,8 @@ def _run_build_twin(step: BuildTwinStep, state: dict[str, Any], base_dir: Path) 
     from prefjudge.train.llm_twin import build_llm_twin_dataset
 
     state["config"][step.id] = step.model_dump()
-    articles = Path(step.articles)
     result = build_llm_twin_dataset(
-        articles if articles.is_absolute() else base_dir / articles, state["out"] / step.id / "train.jsonl",
+        in_recipe(step.articles, base_dir), state["out"] / step.id / "train.jsonl",
         step.generator, min_chunk_chars=step.min_chunk_chars, max_chunk_chars=step.max_chunk_chars,
         min_chosen_chars=step.min_chosen_chars)
     state["outputs"][step.id] = {"data": result["path"]}
@@ -108,8 +110,9 @@ def _run_curate(step: CurateStep, state: dict[str, Any], base_dir: Path) -> dict
 
 def with_judges(recipe: Recipe, judges_file: str | Path) -> Recipe:
     """The recipe with real judges from ``judges_file`` in every curate and eval step (the
-    simulated generators of a curate step stay: real judges then judge simulated answers)."""
-    path = str(Path(judges_file).resolve())
+    simulated generators of a curate step stay: real judges then judge simulated answers).
+    A relative ``judges_file`` is relative to the current directory (it comes from the command line)."""
+    path = str(cli_path(judges_file))
     steps = []
     for step in recipe.steps:
         if isinstance(step, CurateStep):
@@ -140,16 +143,14 @@ def _jury(spec: JurySpec, base_dir: Path) -> Iterator[list]:
         with simulated_jury(spec.simulated_score, noise=spec.noise) as judges:
             yield judges
         return
-    path = Path(spec.judges_file or "")
-    yield load_judges(path if path.is_absolute() else base_dir / path)
+    yield load_judges(in_recipe(spec.judges_file or "", base_dir))
 
 
 def run_eval(step: EvalStep, trained: str, base: str, out: Path, base_dir: Path) -> dict[str, Any]:
     """Evaluate ``trained`` against ``base`` as ``step`` says; write ``out/eval.json``."""
     from prefjudge.train.evaluation import evaluate
 
-    path = Path(step.prompts)
-    prompts = read_prompts(path if path.is_absolute() else base_dir / path, step.prompt_field, step.max_prompts)
+    prompts = read_prompts(Path(in_recipe(step.prompts, base_dir)), step.prompt_field, step.max_prompts)
     out.mkdir(parents=True, exist_ok=True)
     with _jury(step.jury, base_dir) as judges:
         result = evaluate(trained, base, prompts, judges, order=step.order, seed=step.seed,
@@ -219,8 +220,13 @@ def run_recipe(path: str | Path, profile: str = "full", dry_run: bool = False, o
                *, echo=print, judges_file: str | Path | None = None) -> dict[str, Any]:
     """Run every step of a recipe under ``out`` and write ``out/run.json``; or, with
     ``dry_run``, validate, map the local samples and estimate memory without training.
-    ``judges_file``: real judges for every curate and eval step (see :func:`with_judges`)."""
-    path = Path(path)
+    ``judges_file``: real judges for every curate and eval step (see :func:`with_judges`).
+
+    Paths (:mod:`prefjudge.train.paths`): ``path``, ``out`` and ``judges_file`` are relative to the
+    current directory; paths written in the recipe to the recipe's folder; ``@step`` outputs lie
+    under ``out`` (default: a new ``runs/NAME-PROFILE-TIME``). An ``out`` that is a file is a
+    ``ConfigError``."""
+    path = cli_path(path)
     recipe = load_recipe(path, profile)
     if judges_file is not None:
         recipe = with_judges(recipe, judges_file)
@@ -230,8 +236,7 @@ def run_recipe(path: str | Path, profile: str = "full", dry_run: bool = False, o
         return plan_recipe(recipe, profile, path, echo=echo)
     from prefjudge.train.runtime import peak_memory_mb
 
-    out = Path(out) if out else default_out(recipe.name, profile)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out) if out else default_out(recipe.name, profile)
     state: dict[str, Any] = {"out": out, "outputs": {}, "results": {}, "config": {}}
     started, status, error = time.perf_counter(), "ok", None
     try:

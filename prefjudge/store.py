@@ -238,8 +238,10 @@ class Store:
     def get(self, key: str) -> tuple[Completion, dict] | None:
         """The stored completion for ``key`` and its bookkeeping (latency, cost), or None.
 
-        A row that cannot be read back (damaged JSON, wrong types) is a miss, with a warning: the
-        call is made again and its new result replaces the row.
+        A row that cannot be read back (damaged JSON, wrong types: the file was edited or damaged
+        outside prefjudge) is a :class:`StoreError` naming the path and the key, and nothing is
+        changed: a store that was tampered with is not trusted silently. :meth:`forget` removes the
+        row, and the next run makes that one call again.
         """
         try:
             row = self._db.execute(
@@ -257,9 +259,20 @@ class Store:
             )
             return completion, {"latency_s": _number(row[5]), "cost_usd": _number(row[6])}
         except (ValueError, TypeError) as exc:
-            log.warning("store %s: stored call %s cannot be read back (%s); it is made again",
-                        self.path, key, str(exc).splitlines()[0])
-            return None
+            detail = str(exc).splitlines()[0]
+            raise self._error(
+                f"stored call {key} is damaged ({detail}); nothing was changed. The store was edited or "
+                f"damaged outside prefjudge: check it, then remove that row with "
+                f"prefjudge.store.Store({str(self.path)!r}).forget({key!r}) and rerun (only that call is made again)"
+            ) from None
+
+    def forget(self, *keys: str) -> int:
+        """Remove finished calls (e.g. a damaged row); the next run makes them again. Returns the count."""
+        try:
+            cur = self._db.executemany("DELETE FROM calls WHERE key = ?", [(k,) for k in keys])
+        except sqlite3.Error as exc:
+            raise self._error(f"cannot remove calls: {exc}") from exc
+        return cur.rowcount
 
     def put(self, key: str, *, kind: str, backend: str, model: str, request_json: str, completion: Completion,
             latency_s: float | None, cost_usd: float | None) -> None:

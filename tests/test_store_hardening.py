@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import sqlite3
 import subprocess
@@ -254,23 +253,40 @@ def test_store_from_the_first_schema_still_opens(tmp_path):
     ("prompt_tokens", "many"),
     ("latency_s", "slow"),
 ])
-def test_damaged_row_is_a_miss_with_a_warning(tmp_path, caplog, column, value):
+def test_damaged_row_is_a_clear_error_and_nothing_changes(tmp_path, column, value):
     path = tmp_path / "s.db"
     with Store(path) as st:
         _put(st, "good")
         _put(st, "bad")
         st._db.execute(f"UPDATE calls SET {column} = ? WHERE key = 'bad'", (value,))
-        with caplog.at_level(logging.WARNING, logger="prefjudge"):
-            assert st.get("bad") is None
+    before = _fingerprint(path)
+    with Store(path) as st:
+        with pytest.raises(StoreError) as err:
+            st.get("bad")
+        assert str(path) in str(err.value) and "'bad'" in str(err.value) and "forget" in str(err.value)
         assert st.get("good") is not None
-        warning = " ".join(r.getMessage() for r in caplog.records)
-        assert str(path) in warning and "bad" in warning
-        _put(st, "bad")  # the call made again replaces the row
+    assert _fingerprint(path) == before
+    with Store(path) as st:
+        assert st.forget("bad") == 1  # the remedy the message names
+        assert st.get("bad") is None
+        _put(st, "bad")  # the call made again
         assert st.get("bad")[0].text == "[[A]]"
 
 
+def _fingerprint(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest(), st_rows(path)
+
+
+def st_rows(path):
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT key, top_logprobs, text FROM calls ORDER BY key").fetchall()
+    finally:
+        db.close()
+
+
 @pytest.mark.timeout(120)
-def test_rerun_over_a_damaged_row_remakes_only_that_call(tmp_path, sim_world):
+def test_damaged_row_stops_the_rerun_clearly_then_forget_remakes_only_that_call(tmp_path, sim_world):
     pairs = [{k: v for k, v in p.items() if not k.startswith("quality")}
              for p in make_demo_pairs(10, seed=5, world=sim_world)]
     store = tmp_path / "s.db"
@@ -278,8 +294,14 @@ def test_rerun_over_a_damaged_row_remakes_only_that_call(tmp_path, sim_world):
         judges = [pj.Judge("gpt-sim", base_url=server.base_url, api_key="x")]
         first = pj.rank_pairs(pairs, judges=judges, order="fixed", seed=0, store=store, progress=False)
         db = sqlite3.connect(store, isolation_level=None)
-        db.execute("UPDATE calls SET top_logprobs = '[{oops' WHERE rowid = (SELECT MIN(rowid) FROM calls)")
+        (key,) = db.execute("SELECT key FROM calls WHERE rowid = (SELECT MIN(rowid) FROM calls)").fetchone()
+        db.execute("UPDATE calls SET top_logprobs = '[{oops' WHERE key = ?", (key,))
         db.close()
+        server.clear_log()
+        with pytest.raises(StoreError, match=key):
+            pj.rank_pairs(pairs, judges=judges, order="fixed", seed=0, store=store, progress=False)
+        with Store(store) as st:
+            st.forget(key)
         server.clear_log()
         again = pj.rank_pairs(pairs, judges=judges, order="fixed", seed=0, store=store, progress=False)
         assert server.count_ok() == 1

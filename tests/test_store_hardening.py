@@ -259,13 +259,13 @@ def test_damaged_row_is_a_clear_error_and_nothing_changes(tmp_path, column, valu
         _put(st, "good")
         _put(st, "bad")
         st._db.execute(f"UPDATE calls SET {column} = ? WHERE key = 'bad'", (value,))
-    before = _fingerprint(path)
+    before = _bytes_and_rows(path)
     with Store(path) as st:
         with pytest.raises(StoreError) as err:
             st.get("bad")
         assert str(path) in str(err.value) and "'bad'" in str(err.value) and "forget" in str(err.value)
         assert st.get("good") is not None
-    assert _fingerprint(path) == before
+    assert _bytes_and_rows(path) == before
     with Store(path) as st:
         assert st.forget("bad") == 1  # the remedy the message names
         assert st.get("bad") is None
@@ -273,11 +273,11 @@ def test_damaged_row_is_a_clear_error_and_nothing_changes(tmp_path, column, valu
         assert st.get("bad")[0].text == "[[A]]"
 
 
-def _fingerprint(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest(), st_rows(path)
+def _bytes_and_rows(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest(), _rows(path)
 
 
-def st_rows(path):
+def _rows(path):
     db = sqlite3.connect(path)
     try:
         return db.execute("SELECT key, top_logprobs, text FROM calls ORDER BY key").fetchall()

@@ -1,4 +1,4 @@
-"""``prefjudge quickstart``: the smoke run of ``recipes/curate_judge_train.yaml``, end to end on CPU.
+"""``prefjudge quickstart``: the smoke run of the built-in recipe ``curate_judge_train``, end to end on CPU.
 
 generate candidates -> jury with order randomization -> audit (HTML report) -> curate -> export
 -> QLoRA DPO -> merge -> evaluate, then a summary: the headline numbers and where every artefact
@@ -31,13 +31,10 @@ BANNER = (
 
 
 def recipe_path() -> Path:
-    """``recipes/curate_judge_train.yaml`` of this checkout, else of the current directory."""
-    for root in (Path(__file__).resolve().parents[2], Path.cwd()):
-        path = root / "recipes" / RECIPE
-        if path.is_file():
-            return path
-    raise typer.BadParameter(f"cannot find recipes/{RECIPE} next to the package or in {Path.cwd()}; "
-                             "run the quickstart from the prefjudge repository")
+    """The built-in ``curate_judge_train.yaml``, shipped inside the package (works from any folder)."""
+    from ..train.recipes import BUILTIN_DIR
+
+    return BUILTIN_DIR / RECIPE
 
 
 def default_out(now: datetime | None = None) -> Path:

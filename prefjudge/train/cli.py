@@ -6,9 +6,12 @@
     prefjudge train memory config.yaml [--method sft]
     prefjudge merge BASE ADAPTER [ADAPTER...] --out DIR [--dtype float16]
     prefjudge eval TRAINED BASE --prompts prompts.jsonl (--judges-file judges.yaml | --simulated-score mod:fn)
-    prefjudge recipe run recipes/neuralhermes.yaml [--smoke | --dry-run] [--out DIR]
+    prefjudge recipe list                      # the built-in recipes, with one line each
+    prefjudge recipe show judges > judges.yaml # print a built-in file (here: the example judges file)
+    prefjudge recipe run neuralhermes [--smoke | --dry-run] [--out DIR]   # a built-in name or a file
 
-Thin: parses, calls ``prefjudge.train``, prints. Errors print one line and exit with code 2.
+Thin: parses, calls ``prefjudge.train``, prints. Errors print one line and exit with code 2
+(``prefjudge.cli.common.fail``, imported inside the commands: ``prefjudge.cli`` imports this module).
 """
 
 from __future__ import annotations
@@ -23,17 +26,13 @@ from prefjudge.errors import PrefjudgeError
 
 app = typer.Typer(help="QLoRA DPO/SFT with TRL, merge, evaluate, recipes.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
-recipe_app = typer.Typer(help="Run the recipes in recipes/ (full, --smoke, --dry-run).", no_args_is_help=True,
+recipe_app = typer.Typer(help="List, show and run recipes (built-in by name, or a YAML file).", no_args_is_help=True,
                          add_completion=False, pretty_exceptions_enable=False)
 app.add_typer(recipe_app, name="recipe")
 
 
-def _fail(exc: BaseException) -> typer.Exit:
-    typer.secho(f"error: {exc}", fg="red", err=True)
-    return typer.Exit(code=2)
-
-
 def _train(method: str, config: Path, out: Optional[Path]) -> None:
+    from prefjudge.cli.common import fail
     from prefjudge.train.config import load_config
 
     try:
@@ -46,7 +45,7 @@ def _train(method: str, config: Path, out: Optional[Path]) -> None:
             from prefjudge.train.sft import train_sft as run
         result = run(cfg, base_dir=config.parent)
     except PrefjudgeError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     path = Path(cfg.output_dir) / "train.json"
     path.write_text(json.dumps(result.model_dump(), indent=2))
     for note in result.notes:
@@ -75,13 +74,14 @@ def sft_command(config: Path = typer.Argument(..., help="Training config (YAML).
 def memory_command(config: Path = typer.Argument(..., help="Training config (YAML)."),
                    method: str = typer.Option("dpo", help="dpo or sft.")) -> None:
     """Estimate peak GPU memory of a config and list the GPUs it fits."""
+    from prefjudge.cli.common import fail
     from prefjudge.train.config import load_config
     from prefjudge.train.memory import estimate_memory
 
     try:
         est = estimate_memory(load_config(config), method=method)  # type: ignore[arg-type]
     except PrefjudgeError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     for name, gb in est.components_gb.items():
         typer.echo(f"  {name:<18} {gb:8.2f} GiB")
     typer.echo(f"  {'total':<18} {est.total_gb:8.2f} GiB -> fits: {', '.join(est.fits) or 'none of the listed GPUs'}")
@@ -94,12 +94,13 @@ def merge_command(base: str = typer.Argument(..., help="Base model (Hub id or fo
                   check: bool = typer.Option(True, help="Compare merged vs base+adapter logits."),
                   push_to_hub: Optional[str] = typer.Option(None, help="Push the merged model to this repo.")) -> None:
     """Merge one adapter, or a chain (SFT then DPO), into the base and check the logits."""
+    from prefjudge.cli.common import fail
     from prefjudge.train.merging import merge
 
     try:
         result = merge(base, adapters, out, dtype=dtype, check=check, push_to_hub=push_to_hub)  # type: ignore[arg-type]
     except PrefjudgeError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     typer.echo(f"merged: {result.path} (max |logit diff| {result.max_abs_logit_diff}, tolerance {result.tolerance})")
 
 
@@ -111,6 +112,7 @@ def eval_command(trained: str = typer.Argument(..., help="Merged model folder, o
                  out: Path = typer.Option(Path("runs/eval"), help="Folder for eval.json."),
                  max_new_tokens: int = typer.Option(128), seed: int = typer.Option(0)) -> None:
     """Judge the trained model's answers against the base's (random order): win rate, LC win rate, lengths."""
+    from prefjudge.cli.common import fail
     from prefjudge.train.recipes import EvalStep
     from prefjudge.train.run import run_eval
 
@@ -122,7 +124,7 @@ def eval_command(trained: str = typer.Argument(..., help="Merged model folder, o
         out.mkdir(parents=True, exist_ok=True)
         summary = run_eval(step, trained, base, out, Path.cwd())
     except (PrefjudgeError, ValueError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if summary["simulated"]:
         typer.secho("SIMULATED jury: verdicts are not from real LLMs", fg="yellow")
     wr, lc = summary["win_rate"], summary["lc_win_rate"]
@@ -132,7 +134,7 @@ def eval_command(trained: str = typer.Argument(..., help="Merged model folder, o
 
 
 @recipe_app.command("run")
-def recipe_run_command(recipe: Path = typer.Argument(..., help="A recipe YAML file."),
+def recipe_run_command(recipe: Path = typer.Argument(..., help="A recipe YAML file, or a built-in recipe's name."),
                        smoke: bool = typer.Option(False, "--smoke", help="Tiny local model, local data, CPU."),
                        profile: Optional[str] = typer.Option(None, help="Profile name (default full; --smoke = smoke)."),
                        dry_run: bool = typer.Option(False, "--dry-run", help="Validate, map samples, estimate memory."),
@@ -141,6 +143,7 @@ def recipe_run_command(recipe: Path = typer.Argument(..., help="A recipe YAML fi
                            None, help="YAML list of judges for the curate and eval steps (replaces a simulated jury)."),
                        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
     """Run a recipe end to end (writes OUT/run.json), or plan it with --dry-run."""
+    from prefjudge.cli.common import fail
     from prefjudge.train.run import run_recipe
 
     chosen = profile or ("smoke" if smoke else "full")
@@ -148,11 +151,46 @@ def recipe_run_command(recipe: Path = typer.Argument(..., help="A recipe YAML fi
         result = run_recipe(recipe, profile=chosen, dry_run=dry_run, out=out, judges_file=judges_file,
                             echo=(lambda _: None) if as_json else typer.echo)
     except PrefjudgeError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if as_json:
         typer.echo(json.dumps(result, indent=2, default=str))
     elif not dry_run:
         _print_run(result)
+
+
+@recipe_app.command("list")
+def recipe_list_command() -> None:
+    """The built-in recipes: name and one line of description; then the other built-in files."""
+    import textwrap
+
+    import yaml
+
+    from prefjudge.train.recipes import BUILTIN_DIR, BUILTIN_EXTRAS, builtin_recipes
+
+    recipes = builtin_recipes()
+    width = max(len(n) for n in [*recipes, *BUILTIN_EXTRAS])
+    for name, path in recipes.items():
+        try:
+            description = str(yaml.safe_load(path.read_text(encoding="utf-8")).get("description") or "")
+        except (OSError, yaml.YAMLError, AttributeError) as exc:
+            description = f"(unreadable: {exc})"
+        typer.echo(f"{name:<{width}}  {textwrap.shorten(description, 100, placeholder='...')}")
+    for name, note in BUILTIN_EXTRAS.items():
+        typer.echo(f"{name:<{width}}  {note}")
+    typer.echo(f"\nin {BUILTIN_DIR}; run one with: prefjudge recipe run NAME --dry-run | --smoke")
+
+
+@recipe_app.command("show")
+def recipe_show_command(name: str = typer.Argument(..., help="A built-in recipe's name, or judges.")) -> None:
+    """Print a built-in file as it is (copy it with: prefjudge recipe show NAME > NAME.yaml)."""
+    from prefjudge.cli.common import fail
+    from prefjudge.errors import ConfigError
+    from prefjudge.train.recipes import BUILTIN_DIR, BUILTIN_EXTRAS, builtin_recipes
+
+    files = {**builtin_recipes(), **{k: BUILTIN_DIR / f"{k}.yaml" for k in BUILTIN_EXTRAS}}
+    if name not in files:
+        raise fail(ConfigError(f"no built-in file {name!r}; built-in: {', '.join(files)} (prefjudge recipe list)"))
+    typer.echo(files[name].read_text(encoding="utf-8"), nl=False)
 
 
 def _print_run(run: dict) -> None:

@@ -202,12 +202,65 @@ def apply_profile(raw: dict[str, Any], profile: str, where: str) -> dict[str, An
     return out
 
 
+BUILTIN_DIR = Path(__file__).resolve().parents[1] / "builtin_recipes"
+"""The recipes shipped with prefjudge (package data), their local samples in ``data/`` and
+``judges.yaml``, an example judges file."""
+
+BUILTIN_EXTRAS = {"judges": "example judges file for the full profiles: prefjudge recipe show judges > judges.yaml"}
+"""Built-in YAML files that are not recipes (``prefjudge recipe show`` prints them)."""
+
+
+def builtin_recipes() -> dict[str, Path]:
+    """The built-in recipes by name.
+
+    >>> builtin_recipes()["neuralhermes"].name
+    'neuralhermes.yaml'
+    """
+    return {p.stem: p for p in sorted(BUILTIN_DIR.glob("*.yaml")) if p.stem not in BUILTIN_EXTRAS}
+
+
+def is_bare_name(value: str | Path) -> bool:
+    """A name with no folder and no ``.yaml``/``.yml`` suffix (``neuralhermes``, not ``./x.yaml``).
+
+    >>> is_bare_name("neuralhermes"), is_bare_name("recipes/neuralhermes.yaml"), is_bare_name("x.yml")
+    (True, False, False)
+    """
+    text = str(value)
+    return bool(text) and "/" not in text and "\\" not in text and not text.endswith((".yaml", ".yml"))
+
+
+def find_recipe(value: str | Path) -> Path:
+    """The recipe file ``value`` names: an existing file (relative to the current directory, as
+    given), else, for a bare name (:func:`is_bare_name`), the built-in recipe of that name; an
+    unknown name is a ``ConfigError`` listing the built-ins. Any other path comes back as given
+    (its reader says it is missing).
+
+    >>> find_recipe("neuralhermes") == BUILTIN_DIR / "neuralhermes.yaml"
+    True
+    """
+    path = Path(value).expanduser()
+    if path.exists():
+        return path
+    builtin = builtin_recipes()
+    if is_bare_name(value):
+        if str(value) in builtin:
+            return builtin[str(value)]
+        raise ConfigError(f"no recipe file {str(value)!r} and no built-in recipe of that name; "
+                          f"built-in: {', '.join(builtin)} (prefjudge recipe list)")
+    if path.parent.name == "recipes" and path.stem in builtin:  # the layout before the recipes were package data
+        raise ConfigError(f"no recipe file {value}: the built-in recipes ship inside prefjudge and are named "
+                          f"without a folder: prefjudge recipe run {path.stem} (load_recipe({path.stem!r}))")
+    return path
+
+
 def load_recipe(path: str | Path, profile: str = "full") -> Recipe:
-    """Load a recipe file with a profile applied, and validate every training config in it.
+    """Load a recipe file (or a built-in recipe by name, :func:`find_recipe`) with a profile
+    applied, and validate every training config in it.
 
     Errors name the field, e.g. ``field 'steps.0.config.dpo.beta'``. Every path written in the
     file comes back absolute, anchored to the file's folder (:func:`anchor_paths`).
     """
+    path = find_recipe(path)
     raw = read_yaml(path)
     recipe = _validate(apply_profile(raw, profile, str(path)), str(path))
     for i, step in enumerate(recipe.steps):

@@ -1,7 +1,7 @@
 """Run a recipe (or plan it with ``dry_run``) and write ``DIR/run.json``.
 
     from prefjudge.train import run_recipe
-    result = run_recipe("recipes/neuralhermes.yaml", profile="smoke", out="runs/nh-smoke")
+    result = run_recipe("neuralhermes", profile="smoke", out="runs/nh-smoke")  # a built-in recipe, or a path
     result["train"]["history"][-1]["rewards/margins"], result["merge"]["max_abs_logit_diff"]
 
 ``run.json`` holds: the recipe name and profile, the config as run (references resolved),
@@ -28,7 +28,8 @@ from prefjudge.judges_file import load_judges
 from prefjudge.train.config import config_from_dict
 from prefjudge.train.paths import cli_path, fresh_dir, in_recipe, output_dir
 from prefjudge.train.recipes import (
-    BuildTwinStep, CurateStep, EvalStep, JurySpec, MergeStep, Recipe, TrainStep, deep_merge, is_ref, load_recipe,
+    BuildTwinStep, CurateStep, EvalStep, JurySpec, MergeStep, Recipe, TrainStep, deep_merge, find_recipe, is_ref,
+    load_recipe,
 )
 
 
@@ -219,14 +220,15 @@ def cpu_threads(n: int | None) -> Iterator[None]:
 def run_recipe(path: str | Path, profile: str = "full", dry_run: bool = False, out: str | Path | None = None,
                *, echo=print, judges_file: str | Path | None = None) -> dict[str, Any]:
     """Run every step of a recipe under ``out`` and write ``out/run.json``; or, with
-    ``dry_run``, validate, map the local samples and estimate memory without training.
+    ``dry_run``, validate, map the local samples and estimate memory without training. ``path``
+    may name a built-in recipe (``"neuralhermes"``, :func:`~prefjudge.train.recipes.find_recipe`).
     ``judges_file``: real judges for every curate and eval step (see :func:`with_judges`).
 
     Paths (:mod:`prefjudge.train.paths`): ``path``, ``out`` and ``judges_file`` are relative to the
     current directory; paths written in the recipe to the recipe's folder; ``@step`` outputs lie
     under ``out`` (default: a new ``runs/NAME-PROFILE-TIME``). An ``out`` that is a file is a
     ``ConfigError``."""
-    path = cli_path(path)
+    path = cli_path(find_recipe(path))
     recipe = load_recipe(path, profile)
     if judges_file is not None:
         recipe = with_judges(recipe, judges_file)

@@ -1,12 +1,24 @@
 """prefjudge: trustworthy LLM-judged preference data for DPO.
 
 ``import prefjudge`` is cheap: heavy modules (torch, transformers, trl, peft, litellm, datasets,
-matplotlib) load only when a function that needs them runs. Public names load on first access.
+matplotlib) load only when a function that needs them runs. Public names load on first access;
+type checkers read them from the ``TYPE_CHECKING`` imports below.
+
+``__all__`` holds the verbs and types. Helpers live in their modules (``prefjudge.curate``,
+``prefjudge.train``...); the ones that used to be exported here still resolve, with a
+DeprecationWarning naming their home (``_DEPRECATED``).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._lazy import lazy_exports
+
+# The audit package first: importing it binds ``prefjudge.audit`` to the package once, here, and this
+# line rebinds it to the function; a later ``import prefjudge.audit`` finds the package in
+# sys.modules and leaves ``prefjudge.audit`` alone. (Cheap: numpy/pandas load when audit() runs.)
+from .audit import AuditReport, audit, from_alpaca_eval, from_preference_dataset
 
 __version__ = "0.1.0"
 
@@ -17,14 +29,9 @@ _EXPORTS: dict[str, str] = {
     "arank_pairs": "prefjudge.rank",
     "RankResult": "prefjudge.result",
     "Store": "prefjudge.store",
-    "majority": "prefjudge.majority",
-    # juries and the bias audit
+    # juries (the audit is imported above)
     "Jury": "prefjudge.jury",
     "aggregate": "prefjudge.jury",
-    "audit": "prefjudge.audit",  # the function; once imported, the package itself is callable too
-    "AuditReport": "prefjudge.audit",
-    "from_alpaca_eval": "prefjudge.audit",
-    "from_preference_dataset": "prefjudge.audit",
     # building datasets
     "generate": "prefjudge.curate",
     "agenerate": "prefjudge.curate",
@@ -35,21 +42,11 @@ _EXPORTS: dict[str, str] = {
     "to_pairs": "prefjudge.curate",
     "export": "prefjudge.curate",
     "push_to_hub": "prefjudge.curate",
-    "balance_lengths": "prefjudge.curate",
-    "find_duplicates": "prefjudge.curate",
     "PreferenceSet": "prefjudge.curate",
     "ResponseRanking": "prefjudge.curate",
     "CurationReport": "prefjudge.curate",
     "Filter": "prefjudge.curate",
     "predicate": "prefjudge.curate",
-    "seed_filters": "prefjudge.curate",
-    "llm_twin_filters": "prefjudge.curate",
-    "min_chosen_chars": "prefjudge.curate",
-    "chosen_starts_upper": "prefjudge.curate",
-    "chosen_ends_with": "prefjudge.curate",
-    "max_prompt_chars": "prefjudge.curate",
-    "build_card": "prefjudge.curate",
-    "share_longer": "prefjudge.curate",
     # training recipes
     "train_dpo": "prefjudge.train",
     "train_sft": "prefjudge.train",
@@ -57,10 +54,8 @@ _EXPORTS: dict[str, str] = {
     "evaluate": "prefjudge.train",
     "estimate_memory": "prefjudge.train",
     "run_recipe": "prefjudge.train",
-    "TrainConfig": "prefjudge.train",
-    "train_config_from_dict": "prefjudge.train",
-    "load_train_config": "prefjudge.train",
     "load_recipe": "prefjudge.train",
+    "TrainConfig": "prefjudge.train",
     "MemoryEstimate": "prefjudge.train",
     "MergeResult": "prefjudge.train",
     "EvalResult": "prefjudge.train",
@@ -71,7 +66,6 @@ _EXPORTS: dict[str, str] = {
     "Verdict": "prefjudge.types",
     "Completion": "prefjudge.types",
     "infer_family": "prefjudge.families",
-    "parse_verdict": "prefjudge.parsing",
     "read_judgments": "prefjudge.judgments",
     "write_judgments": "prefjudge.judgments",
     # errors
@@ -79,10 +73,51 @@ _EXPORTS: dict[str, str] = {
     "InputError": "prefjudge.errors",
     "ConfigError": "prefjudge.errors",
 }
-_ALIASES = {"read_judgments": "normalize_judgments", "load_train_config": "load_config",
-            "train_config_from_dict": "config_from_dict"}
+_ALIASES = {"read_judgments": "normalize_judgments"}
 
-__all__ = sorted(_EXPORTS)
+#: Names that moved out of ``__all__``: name -> new home. They resolve with a DeprecationWarning.
+#: (``prefjudge.majority`` is also a module: once it is imported, the attribute is that module.)
+_DEPRECATED: dict[str, str] = {
+    **{n: f"prefjudge.curate.{n}" for n in (
+        "seed_filters", "llm_twin_filters", "min_chosen_chars", "chosen_starts_upper", "chosen_ends_with",
+        "max_prompt_chars", "build_card", "share_longer", "balance_lengths", "find_duplicates")},
+    "train_config_from_dict": "prefjudge.train.config_from_dict",
+    "load_train_config": "prefjudge.train.load_config",
+    "majority": "prefjudge.majority.majority",
+    "parse_verdict": "prefjudge.parsing.parse_verdict",
+}
+
+__all__ = sorted([*_EXPORTS, "AuditReport", "audit", "from_alpaca_eval", "from_preference_dataset"])
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .curate.export import export
+    from .curate.filters import Filter, predicate
+    from .curate.generate import agenerate, generate
+    from .curate.hub import push_to_hub
+    from .curate.loaders import load_preferences
+    from .curate.preferences import PreferenceSet, to_preferences
+    from .curate.rank import ResponseRanking, arank_responses, rank_responses
+    from .curate.rejudge import to_pairs
+    from .curate.report import CurationReport
+    from .errors import ConfigError, InputError, PrefjudgeError
+    from .families import infer_family
+    from .judge import Judge
+    from .judgments import normalize_judgments as read_judgments
+    from .judgments import write_judgments
+    from .jury import Jury, aggregate
+    from .rank import arank_pairs, rank_pairs
+    from .result import RankResult
+    from .store import Store
+    from .train.common import TrainOutput
+    from .train.config import TrainConfig
+    from .train.dpo import train_dpo
+    from .train.evaluation import EvalResult, evaluate
+    from .train.memory import MemoryEstimate, estimate_memory
+    from .train.merging import MergeResult, merge
+    from .train.recipes import load_recipe
+    from .train.run import run_recipe
+    from .train.sft import train_sft
+    from .types import Completion, Judgment, Pair, Verdict
 
 
-__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS, _ALIASES)
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS, _ALIASES, _DEPRECATED)

@@ -1,29 +1,40 @@
 """The bias audit: position, length, list and family biases, consistency, agreement, human agreement.
 
->>> import prefjudge.audit as pa
->>> sorted(pa.__all__)
+>>> from prefjudge.audit import __all__
+>>> sorted(__all__)
 ['AuditReport', 'audit', 'from_alpaca_eval', 'from_preference_dataset']
+
+``prefjudge.audit`` the attribute is the function :func:`audit` (``pj.audit(result)``); this
+package is reached by importing from it (``from prefjudge.audit import AuditReport``,
+``import prefjudge.audit.ci``). ``import prefjudge`` imports this package first, so a later
+``import prefjudge.audit`` does not rebind ``prefjudge.audit`` to the package.
 
 Importing this package is cheap; numpy, pandas and matplotlib load when :func:`audit` runs.
 """
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from .._renamed import renamed_kwargs
 from .report import AuditReport
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..jury import RuleName, SameFamily
 
 __all__ = ["AuditReport", "audit", "from_alpaca_eval", "from_preference_dataset"]
 
 
+@renamed_kwargs(rule="aggregate")
 def audit(
     data: Any,
     *,
-    rule: Any = "majority",
+    aggregate: RuleName | Callable[..., Any] = "majority",
     quorum: int | None = None,
-    same_family: str = "keep",
+    same_family: SameFamily = "keep",
     families: dict[str, str] | None = None,
     seed: int = 0,
     n_contested: int = 10,
@@ -32,7 +43,8 @@ def audit(
     AlpacaEval annotations, or a plain prompt/chosen/rejected preference dataset.
 
     For a RankResult the jury entry uses its outcomes; otherwise the judges' verdicts are aggregated
-    with ``rule``/``quorum``/``same_family`` (see :class:`prefjudge.Jury`). ``seed`` fixes the bootstrap.
+    with ``aggregate``/``quorum``/``same_family`` (see :class:`prefjudge.Jury`; ``rule=`` is the
+    deprecated old name of ``aggregate=``). ``seed`` fixes the bootstrap.
     """
     from .build import audit_table
     from .importers import load_input
@@ -42,31 +54,20 @@ def audit(
         from ..errors import InputError
 
         raise InputError("nothing to audit: the judgments table is empty")
-    d = audit_table(inp.table, outcomes=inp.outcomes, meta=inp.meta, rule=rule, quorum=quorum, same_family=same_family,
-                    families=families, seed=seed, n_contested=n_contested, kind=inp.kind)
+    d = audit_table(inp.table, outcomes=inp.outcomes, meta=inp.meta, rule=aggregate, quorum=quorum,
+                    same_family=same_family, families=families, seed=seed, n_contested=n_contested, kind=inp.kind)
     return AuditReport(d)
 
 
-def from_alpaca_eval(data: Any, **kwargs: Any):
+def from_alpaca_eval(data: Any, *, judge: str = "alpaca_eval", human_annotator: str | None = None) -> pd.DataFrame:
     """See :func:`prefjudge.audit.importers.from_alpaca_eval`."""
     from .importers import from_alpaca_eval as f
 
-    return f(data, **kwargs)
+    return f(data, judge=judge, human_annotator=human_annotator)
 
 
-def from_preference_dataset(data: Any):
+def from_preference_dataset(data: Any) -> pd.DataFrame:
     """See :func:`prefjudge.audit.importers.from_preference_dataset`."""
     from .importers import from_preference_dataset as f
 
     return f(data)
-
-
-class _CallablePackage(types.ModuleType):
-    """``prefjudge.audit`` is both this package and the public function ``pj.audit``: once the
-    package is imported it takes the name on ``prefjudge``, so calling it runs :func:`audit`."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> AuditReport:
-        return audit(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallablePackage

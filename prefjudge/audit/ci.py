@@ -31,21 +31,6 @@ def wilson(k: float, n: float, z: float = Z95) -> tuple[float | None, float | No
     return float(min(p, max(0.0, centre - half))), float(max(p, min(1.0, centre + half)))
 
 
-def wilson_arrays(k: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorized :func:`wilson`; NaN where n == 0."""
-    k = np.asarray(k, dtype=float)
-    n = np.asarray(n, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        den = 1.0 + z * z / n
-        centre = (p + z * z / (2 * n)) / den
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-        p = np.clip(p, 0.0, 1.0)
-    lo = np.where(n > 0, np.minimum(p, np.maximum(0.0, centre - half)), np.nan)
-    hi = np.where(n > 0, np.maximum(p, np.minimum(1.0, centre + half)), np.nan)
-    return lo, hi
-
-
 def bootstrap_mean(values: np.ndarray, *, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05,
                    max_distinct: int = 512) -> tuple[float | None, float | None]:
     """Percentile bootstrap CI of the mean of ``values`` (resampling the entries with replacement).

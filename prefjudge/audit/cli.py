@@ -17,7 +17,9 @@ def audit_command(
     html: Optional[Path] = typer.Option(None, "--html", help="Write the self-contained HTML report here."),
     md: Optional[Path] = typer.Option(None, "--md", help="Write the Markdown report here."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the report dictionary as JSON here."),
-    rule: str = typer.Option("majority", help="Jury rule: majority, mean, weighted or dawid_skene."),
+    aggregate: str = typer.Option("majority", "--aggregate", "--rule",
+                                  help="Jury rule: majority, call_majority, mean, weighted or dawid_skene "
+                                       "(--rule is its old name)."),
     quorum: Optional[int] = typer.Option(None, help="Fewest judges with a parsed verdict a pair needs."),
     same_family: str = typer.Option("keep", help="keep, flag or exclude a judge's verdicts on its own family's answers."),
     seed: int = typer.Option(0, help="Seed of the bootstrap confidence intervals."),
@@ -27,17 +29,17 @@ def audit_command(
 
     Example: prefjudge audit runs/judgments.parquet --html audit.html --md audit.md --json audit.json
     """
+    from ..cli.common import fail
     from ..errors import PrefjudgeError
     from . import audit
 
     try:
-        report = audit(path, rule=rule, quorum=quorum, same_family=same_family, seed=seed)
+        report = audit(path, aggregate=aggregate, quorum=quorum, same_family=same_family, seed=seed)
         for target, write in ((html, report.to_html), (md, report.to_markdown), (json_out, report.to_json)):
             if target is not None:
                 write(target)
     except (PrefjudgeError, OSError) as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(code=2) from exc
+        raise fail(exc) from exc
     if html is None and md is None and json_out is None:
         typer.echo(report.to_markdown())
     else:

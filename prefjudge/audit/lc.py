@@ -12,14 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..mathutil import sigmoid
 from .ci import Z95
 
 #: |coefficient| beyond which a fit is called separated (the MLE does not exist).
 SEPARATED = 15.0
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return np.exp(-np.logaddexp(0.0, -x))
 
 
 def _loglik(eta: np.ndarray, y: np.ndarray) -> float:
@@ -54,7 +51,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, *, weights: np.ndarray | None = N
 
     obj, converged, it = objective(beta), False, 0
     for it in range(1, max_iter + 1):
-        p = _sigmoid(X @ beta)
+        p = sigmoid(X @ beta)
         grad = X.T @ (w * (y - p)) - ridge * beta
         hess = (X * (w * p * (1 - p))[:, None]).T @ X + eye
         step = np.linalg.lstsq(hess, grad, rcond=None)[0]
@@ -69,7 +66,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, *, weights: np.ndarray | None = N
         if np.max(np.abs(t * step)) < tol:
             converged = True
             break
-    p = _sigmoid(X @ beta)
+    p = sigmoid(X @ beta)
     cov = np.linalg.pinv((X * (w * p * (1 - p))[:, None]).T @ X + eye)
     return LogitFit(beta, cov, converged and bool(np.all(np.abs(beta) < SEPARATED)), it, int(w.sum()))
 
@@ -103,7 +100,7 @@ def length_slope(y: np.ndarray, x: np.ndarray, weights: np.ndarray | None = None
 def sandwich(X: np.ndarray, y: np.ndarray, fit: LogitFit, weights: np.ndarray | None = None) -> np.ndarray:
     """Cluster-robust covariance H^-1 (sum_c g_c g_c^T) H^-1 * G / (G - 1), one cluster per row."""
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
-    scores = X * (w * (y - _sigmoid(X @ fit.coef)))[:, None]
+    scores = X * (w * (y - sigmoid(X @ fit.coef)))[:, None]
     g = len(y)
     return fit.cov @ (scores.T @ scores * (g / max(g - 1, 1))) @ fit.cov
 
@@ -159,7 +156,7 @@ def fit_lc(pb: LCProblem, *, ridge_instr: float = 1.0, ridge: float = 1e-3, max_
 
     obj, converged = objective(v, delta), False
     for _ in range(max_iter):
-        p = _sigmoid(xv @ v + delta[pb.instr])
+        p = sigmoid(xv @ v + delta[pb.instr])
         r = pb.y - p
         g_v = xv.T @ r - ridge * v
         g_u = np.bincount(pb.instr, weights=r, minlength=pb.n_instr) - ridge_instr * delta
@@ -174,7 +171,7 @@ def fit_lc(pb: LCProblem, *, ridge_instr: float = 1.0, ridge: float = 1e-3, max_
         if max(np.max(np.abs(t * dv)), np.max(np.abs(t * du), initial=0.0)) < tol:
             converged = True
             break
-    d, b, s = _blocks(pb, xv, _sigmoid(xv @ v + delta[pb.instr]), ridge_instr, ridge)
+    d, b, s = _blocks(pb, xv, sigmoid(xv @ v + delta[pb.instr]), ridge_instr, ridge)
     return LCFit(v, delta, d, b, s, converged)
 
 
@@ -184,7 +181,7 @@ def lc_win_rates(pb: LCProblem, fit: LCFit) -> list[dict]:
     xv0 = xv.copy()
     xv0[:, 0] = 0.0
     eta0 = xv0 @ fit.v + fit.delta[pb.instr]
-    p0 = _sigmoid(eta0)
+    p0 = sigmoid(eta0)
     s_inv = np.linalg.inv(fit.s)
     out = []
     for m in range(pb.n_models):

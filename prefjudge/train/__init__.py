@@ -6,6 +6,8 @@ inside the functions that need them. Public names load on first access.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
@@ -32,6 +34,20 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .architectures import ModelDims
+    from .common import TrainOutput
+    from .config import TrainConfig, config_from_dict, load_config
+    from .dpo import train_dpo
+    from .evaluation import EvalResult, evaluate, generate_answers, simulated_jury
+    from .llm_twin import build_llm_twin_dataset
+    from .memory import MemoryEstimate, estimate_memory
+    from .merging import MergeCheckError, MergeResult, merge
+    from .recipes import load_recipe
+    from .run import run_recipe
+    from .sft import train_sft
+    from .sources import LOADERS
 
 
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

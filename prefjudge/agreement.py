@@ -92,17 +92,3 @@ def pairwise_cohen(matrix: np.ndarray) -> list[list[Kappa]]:
             k = cohen_kappa(matrix[both, i], matrix[both, j])
             out[i][j] = out[j][i] = k
     return out
-
-
-def pairwise_agreement(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Raw agreement rate and overlap count for every two judges (NaN where they share no pair)."""
-    n_j = matrix.shape[1]
-    rate = np.full((n_j, n_j), np.nan)
-    n = np.zeros((n_j, n_j), dtype=np.int64)
-    for i in range(n_j):
-        for j in range(n_j):
-            both = (matrix[:, i] >= 0) & (matrix[:, j] >= 0)
-            n[i, j] = int(both.sum())
-            if n[i, j]:
-                rate[i, j] = float((matrix[both, i] == matrix[both, j]).mean())
-    return rate, n

@@ -58,12 +58,3 @@ class TransientBackendError(BackendError):
 
 class PermanentBackendError(BackendError):
     """Bad request, authentication, unknown model: retrying will not help."""
-
-
-class RetriesExhausted(PrefjudgeError):
-    """Every attempt failed; carries the attempt count and the last error."""
-
-    def __init__(self, attempts: int, last_error: BaseException):
-        self.attempts = attempts
-        self.last_error = last_error
-        super().__init__(f"gave up after {attempts} attempt(s): {type(last_error).__name__}: {last_error}")

@@ -176,7 +176,8 @@ class Judge(BaseModel):
 
     def render(self, pair: Pair, order: Order) -> list[dict]:
         first, second = shown(pair, order)
-        return self.load_template().render(question=pair.prompt_text(), first=first, second=second, system=pair.system)
+        return self.load_template().render(question=pair.prompt_text(), first=first, second=second,
+                                              system=pair.system_text())
 
     def parse(self, completion: Completion, pair: Pair, order: Order) -> Verdict:
         mode = self.verdict_mode

@@ -2,8 +2,8 @@
 
 No API key belongs in the file: a judge names the environment variable that holds its key
 (``api_key_env: NAME_OF_VARIABLE``; the openai and litellm clients also read their usual variables,
-``OPENAI_API_KEY``...), and a file with an ``api_key`` is refused. ``recipes/judges.yaml`` is an
-example. Read with :mod:`prefjudge.config_files`; used by ``prefjudge rank --judges-file``, the
+``OPENAI_API_KEY``...), and a file with an ``api_key`` is refused. The built-in ``judges.yaml``
+(``prefjudge recipe show judges``) is an example. Read with :mod:`prefjudge.config_files`; used by ``prefjudge rank --judges-file``, the
 recipes' curate and eval steps, and the quickstart.
 """
 

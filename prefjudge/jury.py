@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, PrivateAttr, ValidationError, model_validator
 
+from ._renamed import renamed_kwargs
 from .errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -143,9 +144,10 @@ def same_family_rows(table: pd.DataFrame, families: dict[str, str] | None = None
     return out
 
 
+@renamed_kwargs(rule="aggregate")
 def aggregate(
     judgments: Any,
-    rule: RuleName | Callable[..., Any] = "majority",
+    aggregate: RuleName | Callable[..., Any] = "majority",
     *,
     quorum: int | None = None,
     same_family: SameFamily = "keep",
@@ -154,8 +156,8 @@ def aggregate(
 ) -> RankResult:
     """Re-aggregate a recorded judgments table (DataFrame, Dataset, JSONL/parquet path, RankResult).
 
-    ``rule``: a name of :data:`prefjudge.jury_rules.RULES` (the same names as ``Jury(aggregate=...)``
-    and ``rank_pairs(aggregate=...)``) or a function judgments -> outcomes.
+    ``aggregate``: a name of :data:`prefjudge.jury_rules.RULES` or a function judgments -> outcomes,
+    as for ``Jury(aggregate=...)`` and ``rank_pairs(aggregate=...)`` (``rule=`` is its deprecated old name).
 
     Returns a :class:`RankResult` whose ``pairs`` come from the first row of each pair_id (the
     human label: the first non-null one) and whose ``meta`` records the rule and judge reliabilities.
@@ -166,7 +168,7 @@ def aggregate(
     if table.empty:
         raise InputError("the judgments table is empty")
     names = list(dict.fromkeys(table["judge"]))
-    jury = Jury(names, aggregate=rule, quorum=quorum, same_family=same_family, weights=weights, families=families)
+    jury = Jury(names, aggregate=aggregate, quorum=quorum, same_family=same_family, weights=weights, families=families)
     outcomes = jury.aggregate_table(table)
     meta = {"aggregate": jury.rule_name, "quorum": quorum, "same_family": same_family, "judges": [{"name": n} for n in names],
             "judge_reliability": jury.reliability, "source": "prefjudge.aggregate", "n_pairs": len(outcomes)}

@@ -8,14 +8,12 @@ The rules themselves live in :mod:`prefjudge.jury_rules`: there is one majority,
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
 OUTCOME_COLUMNS = ("winner", "p_a", "n_verdicts", "n_failed", "consistent", "reason")
-Aggregator = Callable[["pd.DataFrame"], "pd.DataFrame"]
 
 
 def majority(judgments: Any) -> pd.DataFrame:
@@ -23,7 +21,7 @@ def majority(judgments: Any) -> pd.DataFrame:
 
     Each judge votes once per pair (its calls in both orders combined, a split being a tie), then
     the most frequent vote among the judges wins (a split is a tie). For every call as one vote use
-    ``aggregate(judgments, rule="call_majority")``.
+    ``aggregate(judgments, "call_majority")``.
     """
     import pandas as pd
 

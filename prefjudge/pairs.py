@@ -5,12 +5,11 @@ Everything is checked before the first call: errors name the row and the field.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .content import content_id
 from .errors import InputError
 from .io import str_labels
 from .textcheck import check_chars
@@ -103,10 +102,10 @@ def _message(m: Any, i: int, j: int) -> Message:
     return Message(**clean)
 
 
-def content_id(prompt: Any, a: str, b: str, system: str | None) -> str:
+def default_pair_id(prompt: str | list[Message], a: str, b: str, system: str | None) -> str:
     """Default pair id: a hash of the content, so the same pair gets the same id everywhere."""
-    blob = json.dumps([prompt if isinstance(prompt, str) else [m.model_dump() for m in prompt], a, b, system])
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    prompt_json = prompt if isinstance(prompt, str) else [m.model_dump() for m in prompt]
+    return content_id(prompt_json, a, b, system, canonical=False)
 
 
 def _human(row: Mapping, i: int) -> str | None:
@@ -143,7 +142,7 @@ def normalize_pairs(data: Any) -> list[Pair]:
         b = _text(row, i, "response_b", required=True)
         opt = {f: _text(row, i, f, required=False) for f in OPTIONAL_STR}
         pid = row.get("id")
-        pid = content_id(prompt, a, b, opt["system"]) if _missing(pid) else check_chars(str(pid), i, "id")
+        pid = default_pair_id(prompt, a, b, opt["system"]) if _missing(pid) else check_chars(str(pid), i, "id")
         if pid in seen:
             raise InputError(f"duplicate id {pid!r} (also row {seen[pid]})", row=i, field="id")
         seen[pid] = i

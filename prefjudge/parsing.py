@@ -51,6 +51,7 @@ from collections.abc import Mapping, Sequence
 from numbers import Real
 from typing import NamedTuple
 
+from .mathutil import sigmoid
 from .types import Verdict
 
 # Every quantifier is bounded and no pattern can match a newline: a match attempt costs O(1), so a
@@ -322,7 +323,6 @@ def parse_logprob_verdict(top_logprobs: list[dict[str, float]] | None, text: str
     lb = lp["B"] if lp["B"] is not None else -math.inf
     if la == lb == -math.inf:
         return _fail("both A and B have probability 0")
-    diff = la - lb  # logistic of the difference: never overflows
-    p_first = 1.0 / (1.0 + math.exp(-diff)) if diff >= 0 else math.exp(diff) / (1.0 + math.exp(diff))
+    p_first = sigmoid(la - lb)  # logistic of the difference: never overflows
     choice = "first" if p_first > 0.5 else "second" if p_first < 0.5 else "tie"
     return Verdict(choice=choice, p_first=p_first)  # type: ignore[arg-type]

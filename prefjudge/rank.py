@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from .engine import Engine
 from .errors import ConfigError, InputError
 from .judge import Judge, display_orders, to_original
+from .jury import Jury, RuleName
 from .pairs import normalize_pairs
 from .progress import ProgressBar
 from .result import RankResult
@@ -17,8 +19,15 @@ from .store import Store
 from .types import Judgment, Order, Pair
 
 if TYPE_CHECKING:
+    import datasets
     import pandas as pd
 
+OrderPolicy = Literal["random", "both", "fixed"]
+# the data arguments name pandas/datasets types only as strings: resolving them needs those libraries
+PairsInput = Union["pd.DataFrame", "datasets.Dataset", Iterable[Mapping[str, Any]]]
+JudgesInput = Union[Judge, Sequence[Judge], Jury]
+StoreInput = Union[str, Path, Store, None]
+Aggregate = Union[RuleName, Callable[["pd.DataFrame"], "pd.DataFrame"]]
 
 
 def run_sync(coro):
@@ -105,9 +114,9 @@ def _calls_kept(n_calls: int, store_path: Any) -> Callable[[Any], str]:
         if store_path:
             return (f"The {n_calls} judged calls are not lost: they are in the store {store_path}; rerun with a fixed "
                     f"aggregate= and store={str(store_path)!r} to replay them without new calls, or re-aggregate this "
-                    "error's .judgments table with prefjudge.aggregate(err.judgments, rule=...)")
+                    "error's .judgments table with prefjudge.aggregate(err.judgments, aggregate=...)")
         return (f"The {n_calls} judged calls were kept in memory only (store=None), so a rerun would call again; "
-                "re-aggregate this error's .judgments table with prefjudge.aggregate(err.judgments, rule=...)")
+                "re-aggregate this error's .judgments table with prefjudge.aggregate(err.judgments, aggregate=...)")
     return tail
 
 
@@ -149,13 +158,13 @@ def _sum(values) -> Any:
 
 
 async def arank_pairs(
-    pairs: Any,
-    judges: Judge | Sequence[Judge] | Any,
+    pairs: PairsInput,
+    judges: JudgesInput,
     *,
-    order: str = "random",
+    order: OrderPolicy = "random",
     seed: int = 0,
-    store: str | Store | None = None,
-    aggregate: str | Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    store: StoreInput = None,
+    aggregate: Aggregate | None = None,
     progress: bool | None = None,
 ) -> RankResult:
     """Async :func:`rank_pairs`."""
@@ -167,8 +176,8 @@ async def arank_pairs(
     for j in judge_list:
         j.preflight()  # a bad template, backend or missing key variable fails before the first call
     check_aggregator(jury, judge_list, agg_name)  # so does a bad aggregator
-    owned = not isinstance(store, Store)
-    st = Store(store) if owned else store
+    st = store if isinstance(store, Store) else Store(store)
+    owned = st is not store
     engine = Engine(st)
     work = [(j, p, o) for p in plist if not p.identical for j in judge_list for o in display_orders(p.id, j.name, seed, order)]  # type: ignore[arg-type]
     bar = ProgressBar(len(work), "judging", progress)
@@ -193,7 +202,16 @@ async def arank_pairs(
     })
 
 
-def rank_pairs(pairs: Any, judges: Any, **kwargs: Any) -> RankResult:
+def rank_pairs(
+    pairs: PairsInput,
+    judges: JudgesInput,
+    *,
+    order: OrderPolicy = "random",
+    seed: int = 0,
+    store: StoreInput = None,
+    aggregate: Aggregate | None = None,
+    progress: bool | None = None,
+) -> RankResult:
     """Judge ``pairs`` with ``judges`` and return a :class:`RankResult`.
 
     ``pairs``: list of dicts, DataFrame or Dataset with prompt, response_a, response_b (optional id,
@@ -206,7 +224,8 @@ def rank_pairs(pairs: Any, judges: Any, **kwargs: Any) -> RankResult:
     function judgments -> outcomes, checked on a synthetic table before the first call (not with a
     Jury, which has its own rule: ConfigError). See docs/juries.md.
     """
-    return run_sync(arank_pairs(pairs, judges, **kwargs))
+    return run_sync(arank_pairs(pairs, judges, order=order, seed=seed, store=store, aggregate=aggregate,
+                                progress=progress))
 
 
 def judge_meta(judge: Judge) -> dict:

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .content import prompt_text, system_text
+
 Winner = Literal["a", "b", "tie"]
 """A verdict in terms of the *original* pair: ``"a"``, ``"b"`` or ``"tie"``."""
 
@@ -40,12 +42,12 @@ class Pair(BaseModel):
     meta: dict[str, Any] = Field(default_factory=dict)
 
     def prompt_text(self) -> str:
-        """The prompt as plain text (chat turns rendered as ``Role: text`` lines)."""
-        if isinstance(self.prompt, str):
-            return self.prompt
-        if len(self.prompt) == 1:
-            return self.prompt[0].content
-        return "\n\n".join(f"{m.role.capitalize()}: {m.content}" for m in self.prompt)
+        """The prompt as plain text, without system messages (:func:`prefjudge.content.prompt_text`)."""
+        return prompt_text(self.prompt)
+
+    def system_text(self) -> str | None:
+        """``system`` and the prompt's system messages, each text once (:func:`prefjudge.content.system_text`)."""
+        return system_text(self.prompt, self.system)
 
 
 def clean_model_text(text: str) -> str:
@@ -146,17 +148,3 @@ class Judgment(BaseModel):
         if isinstance(self.prompt, list):
             d["prompt"] = [m.model_dump() for m in self.prompt]
         return d
-
-
-class PairOutcome(BaseModel):
-    """The aggregate of every verdict on one pair."""
-
-    model_config = ConfigDict(extra="forbid")
-    winner: Winner | None
-    p_a: float | None = None
-    n_verdicts: int = 0
-    n_failed: int = 0
-    consistent: bool | None = None
-    reason: str | None = None
-    """Why ``winner`` is None (no parsed verdict, below quorum, identical responses...)."""
-    extra: dict[str, Any] = Field(default_factory=dict)

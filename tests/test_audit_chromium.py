@@ -18,6 +18,8 @@ from prefjudge.audit import audit
 
 from _audit_helpers import SimJudgeSpec, judge_pairs, make_pairs
 
+pytestmark = pytest.mark.slow  # drives headless Chromium
+
 PAYLOADS = [
     "<script>document.body.setAttribute('data-pwned','script')</script>",
     "<img src=x onerror=\"document.body.setAttribute('data-pwned','img')\">",

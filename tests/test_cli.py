@@ -24,7 +24,7 @@ def test_help_lists_commands():
 def test_recipe_dry_run_through_the_top_level_command():
     import pathlib
 
-    recipe = pathlib.Path(__file__).resolve().parents[1] / "recipes" / "neuralhermes.yaml"
+    recipe = pathlib.Path(__file__).resolve().parents[1] / "prefjudge" / "builtin_recipes" / "neuralhermes.yaml"
     out = subprocess.run([sys.executable, "-m", "prefjudge.cli", "recipe", "run", str(recipe), "--dry-run"],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -216,7 +216,8 @@ def test_cli_rank_and_curate_print_config_errors_on_one_line(tmp_path):
 def test_shipped_judges_file_and_recipes_load():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1] / "recipes"
+    from prefjudge.train.recipes import BUILTIN_DIR as root
+
     assert len(load_judges(root / "judges.yaml")) == 3
     recipes = [r for r in sorted(root.glob("*.yaml")) if r.name != "judges.yaml"]
     assert len(recipes) >= 5

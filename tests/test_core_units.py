@@ -177,7 +177,9 @@ def test_public_names_resolve_to_functions_even_after_submodule_imports():
     import subprocess
     import sys
 
-    code = ("import prefjudge.audit as pa, prefjudge.jury, prefjudge.curate, prefjudge as pj; "
+    # pj.audit is the function; the package prefjudge.audit is what importing from it gives
+    code = ("import sys, prefjudge.audit, prefjudge.jury, prefjudge.curate, prefjudge as pj; "
+            "pa = sys.modules['prefjudge.audit']; "
             "print(callable(pj.audit), callable(pj.aggregate), callable(pj.export), "
             "all(getattr(pj, n) is not None for n in pj.__all__), 'AuditReport' in pa.__all__, "
             "type(pj.audit([{'pair_id': 1, 'judge': 'j', 'winner': 'a'}])).__name__)")

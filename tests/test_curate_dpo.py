@@ -8,6 +8,8 @@ import pytest
 
 import prefjudge.curate as pc
 
+pytestmark = pytest.mark.slow  # builds a TRL DPOTrainer on an export
+
 TOPICS = ["tea", "rain", "maps", "bread", "stars", "music", "rivers", "chess"]
 
 

@@ -17,10 +17,10 @@ import yaml
 from typer.testing import CliRunner
 
 from prefjudge.cli import app
-from prefjudge.train.recipes import load_recipe
+from prefjudge.train.recipes import BUILTIN_DIR, load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
-PROMPTS = ROOT / "recipes" / "data" / "pipeline_prompts.jsonl"
+PROMPTS = BUILTIN_DIR / "data" / "pipeline_prompts.jsonl"
 
 
 @pytest.fixture(autouse=True)
@@ -60,6 +60,7 @@ def run_cli(*args: str):
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.slow
 def test_relative_out_from_another_directory_and_curate_ref_under_out(tmp_path, monkeypatch):
     """`--out runs/rel` is relative to the current directory, and `@curate` is the export under it
     (before the fix the DPO step looked for `<recipe folder>/runs/rel/curate/dataset`)."""
@@ -79,6 +80,7 @@ def test_relative_out_from_another_directory_and_curate_ref_under_out(tmp_path, 
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.slow
 def test_hostile_out_with_spaces_unicode_and_dotdot(tmp_path, monkeypatch):
     """An --out with spaces, non-ASCII letters and a `..` component is normalised and works end to end."""
     recipe = small_recipe(tmp_path / "my recipes")
@@ -184,6 +186,7 @@ def test_two_quickstarts_in_the_same_second_get_two_folders(tmp_path, monkeypatc
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_the_quickstart_script_takes_paths_relative_to_the_callers_directory(tmp_path):
     """`bash scripts/quickstart --out X` from another directory: X is relative to that directory
     (the script used to cd to the repository root first); an existing file is refused at once."""

@@ -9,8 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from prefjudge.train.cli import app
+from prefjudge.train.recipes import BUILTIN_DIR
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+RECIPES = BUILTIN_DIR
 runner = CliRunner()
 
 
@@ -45,6 +46,7 @@ def test_memory_command(tmp_path):
     assert res.exit_code == 2 and "unknown field" in res.output  # a recipe is not a training config
 
 
+@pytest.mark.slow
 def test_train_dpo_from_yaml_then_merge(tmp_path):
     cfg = tmp_path / "dpo.yaml"
     cfg.write_text(f"""

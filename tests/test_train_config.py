@@ -9,10 +9,10 @@ import pytest
 
 from prefjudge.errors import ConfigError
 from prefjudge.train.config import QuantizationConfig, config_from_dict, load_config
-from prefjudge.train.recipes import deep_merge, load_recipe
+from prefjudge.train.recipes import BUILTIN_DIR, deep_merge, load_recipe
 from prefjudge.train.runtime import plan_runtime
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+RECIPES = BUILTIN_DIR
 BASE = {"model": {"name_or_path": "m"}, "data": {"path": "d.jsonl"}}
 
 

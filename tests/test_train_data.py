@@ -12,9 +12,10 @@ from prefjudge.errors import InputError
 from prefjudge.train import data as D
 from prefjudge.train.config import DataConfig
 from prefjudge.train.llm_twin import build_llm_twin_dataset, clean_text, parse_triples, read_articles
+from prefjudge.train.recipes import BUILTIN_DIR
 from prefjudge.train.sources import llm_twin_reject_reason
 
-SAMPLES = Path(__file__).resolve().parents[1] / "recipes" / "data"
+SAMPLES = BUILTIN_DIR / "data"
 
 
 def rows_of(name: str) -> list[dict]:

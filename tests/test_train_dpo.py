@@ -14,6 +14,8 @@ from prefjudge.train.dpo import build_dpo_trainer, train_dpo
 from prefjudge.train.recipes import deep_merge
 from prefjudge.train.sft import train_sft
 
+pytestmark = pytest.mark.slow  # trains tiny models
+
 TOPICS = ["the weather", "simple math", "the code", "a recipe", "the river", "the history of science"]
 
 

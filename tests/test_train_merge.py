@@ -10,6 +10,8 @@ from prefjudge.errors import InputError
 from prefjudge.testing.tiny_model import build_tiny_model
 from prefjudge.train.merging import CHECK_TEXTS, MergeCheckError, merge
 
+pytestmark = pytest.mark.slow  # builds a tiny model and LoRA adapters, merges them
+
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from prefjudge.train.recipes import BUILTIN_DIR
 from prefjudge.train.run import run_recipe
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+RECIPES = BUILTIN_DIR
 FOUR = ["neuralhermes", "tinyllama_sft_dpo", "llm_twin", "qwen25_stack_exchange"]
 
 
@@ -67,6 +68,7 @@ def assert_learned(train: dict) -> None:
     assert h[-1]["rewards/accuracies"] >= h[0]["rewards/accuracies"] and h[-1]["rewards/accuracies"] == 1.0
 
 
+@pytest.mark.slow
 def test_neuralhermes_smoke(neuralhermes):
     run = read_run(neuralhermes)
     assert run["status"] == "ok" and (run["recipe"], run["profile"]) == ("neuralhermes", "smoke")
@@ -79,6 +81,7 @@ def test_neuralhermes_smoke(neuralhermes):
     assert any("paged_adamw_32bit" in n for n in run["notes"])
 
 
+@pytest.mark.slow
 def test_neuralhermes_eval_shows_the_learned_preference(neuralhermes):
     ev = read_run(neuralhermes)["eval"]
     assert ev["simulated"] and ev["n_prompts"] == 12 and ev["outcomes"]["failed"] == 0
@@ -96,6 +99,7 @@ def test_neuralhermes_eval_shows_the_learned_preference(neuralhermes):
     assert len(saved["answers"]) == 12 and saved["answers"][0]["trained"] != saved["answers"][0]["base"]
 
 
+@pytest.mark.slow
 def test_evaluate_is_not_one_sided(neuralhermes):
     """Swapping the roles turns the verdicts around; a model against itself only ties."""
     from prefjudge.train.evaluation import evaluate, simulated_jury
@@ -111,6 +115,7 @@ def test_evaluate_is_not_one_sided(neuralhermes):
     assert same.outcomes["a"] == same.outcomes["b"] == 0 and same.win_rate["value"] == 0.5
 
 
+@pytest.mark.slow
 def test_tinyllama_smoke_chains_sft_and_dpo(tmp_path):
     run = run_recipe(RECIPES / "tinyllama_sft_dpo.yaml", profile="smoke", out=tmp_path, echo=lambda _: None)
     assert run["sft"]["method"] == "sft" and run["train"]["method"] == "dpo"
@@ -121,6 +126,7 @@ def test_tinyllama_smoke_chains_sft_and_dpo(tmp_path):
     assert len(final["adapters"]) == 2 and final["max_abs_logit_diff"] <= final["tolerance"]
 
 
+@pytest.mark.slow
 def test_llm_twin_smoke_builds_then_trains(tmp_path):
     run = run_recipe(RECIPES / "llm_twin.yaml", profile="smoke", out=tmp_path, echo=lambda _: None)
     ds = run["dataset"]
@@ -131,6 +137,7 @@ def test_llm_twin_smoke_builds_then_trains(tmp_path):
     assert_learned(run["train"])
 
 
+@pytest.mark.slow
 def test_qwen_smoke_conversational(tmp_path):
     run = run_recipe(RECIPES / "qwen25_stack_exchange.yaml", profile="smoke", out=tmp_path, echo=lambda _: None)
     assert_learned(run["train"])

@@ -126,7 +126,10 @@ def response_to_dict(resp: Any) -> Any:
         return resp
     dump = getattr(resp, "model_dump", None)
     if callable(dump):
-        return dump()
+        try:  # pydantic: the malformed values we are about to report are not worth a warning each
+            return dump(warnings=False)
+        except TypeError:
+            return dump()
     to_dict = getattr(resp, "to_dict", None) or getattr(resp, "dict", None)
     if callable(to_dict):
         return to_dict()

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 
 def fail(exc: BaseException) -> typer.Exit:
+    """Print ``error: <exc>`` (red, to stderr) and return the ``typer.Exit`` (code 2) to raise."""
     typer.secho(f"error: {exc}", fg="red", err=True)
     return typer.Exit(code=2)
-
-
-def echo_err(message: str) -> None:
-    print(message, file=sys.stderr)

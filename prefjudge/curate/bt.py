@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..mathutil import sigmoid
+
 Outcome = tuple[int, int, float, float]
 """(index i, index j, mean outcome for i in [0, 1], weight = number of verdicts)."""
 
@@ -58,7 +60,7 @@ def fit_bt_cov(n: int, outcomes: Sequence[Outcome], ridge: float = 0.1, iters: i
 def _derivatives(s, ii, jj, y, w, ridge):
     """Gradient and Hessian of the penalized negative log-likelihood."""
     n = len(s)
-    p = 1.0 / (1.0 + np.exp(-(s[ii] - s[jj])))
+    p = sigmoid(s[ii] - s[jj])
     r = w * (p - y)
     grad = ridge * s
     np.add.at(grad, ii, r)
@@ -70,8 +72,3 @@ def _derivatives(s, ii, jj, y, w, ridge):
     np.add.at(hess, (ii, jj), -v)
     np.add.at(hess, (jj, ii), -v)
     return grad, hess
-
-
-def win_probability(s_i: float, s_j: float) -> float:
-    """P(i beats j) under the fitted model."""
-    return float(1.0 / (1.0 + np.exp(-(s_i - s_j))))

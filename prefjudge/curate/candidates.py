@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..content import content_id
 from ..errors import InputError
 from ..textcheck import check_chars
-from .rows import check_prompt, check_text, clean_optional, content_id, is_missing, to_frame
+from .rows import check_prompt, check_text, clean_optional, is_missing, to_frame
 
 
 @dataclass

@@ -19,6 +19,7 @@ def curate_command(
 
     Example: prefjudge curate recipes/curate.yaml --no-push
     """
+    from ..cli.common import fail
     from ..errors import PrefjudgeError
     from .config import CurateConfig
     from .pipeline import run_curation
@@ -30,8 +31,7 @@ def curate_command(
             return
         run = run_curation(cfg, config_file=config, push=not no_push)
     except PrefjudgeError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(code=2) from exc
+        raise fail(exc) from exc
     rep = run.prefs.report
     typer.echo(rep.to_markdown())
     typer.echo(f"\n{rep.n_input} rows in, {len(run.prefs)} pairs out -> {run.out_dir}")

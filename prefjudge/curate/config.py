@@ -11,14 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_serializer, field_validator, model_validator
+
+from ..config_base import StrictModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class InputConfig(_Strict):
+class InputConfig(StrictModel):
     dataset: str | None = None
     """Hub id (Intel/orca_dpo_pairs, ...) or local file/folder of a preference dataset."""
     schema_name: str | None = Field(None, alias="schema")
@@ -46,7 +44,7 @@ class InputConfig(_Strict):
         return next(k for k in ("dataset", "pairs", "candidates", "prompts") if getattr(self, k))
 
 
-class GenerateConfig(_Strict):
+class GenerateConfig(StrictModel):
     n: int = Field(1, ge=1)
     temperature: float | list[float] | None = None
     seed: int | None = 0
@@ -55,13 +53,13 @@ class GenerateConfig(_Strict):
     store: str | None = None
 
 
-class JuryConfig(_Strict):
+class JuryConfig(StrictModel):
     aggregate: str = "majority"
     quorum: int | None = Field(None, ge=1)
     same_family: Literal["keep", "flag", "exclude"] = "keep"
 
 
-class RankConfig(_Strict):
+class RankConfig(StrictModel):
     strategy: Literal["round_robin", "knockout", "adaptive"] = "adaptive"
     order: Literal["random", "both", "fixed"] = "random"
     seed: int = 0
@@ -71,7 +69,7 @@ class RankConfig(_Strict):
     """For ``dataset`` input: re-judge the pairs (chosen/rejected as a/b in random order) before curating."""
 
 
-class PreferencesConfig(_Strict):
+class PreferencesConfig(StrictModel):
     min_margin: float | None = Field(None, ge=0, le=1)
     min_agreement: float | None = Field(None, ge=0, le=1)
     drop_ties: bool = True
@@ -83,7 +81,7 @@ class PreferencesConfig(_Strict):
     seed: int = 0
 
 
-class FiltersConfig(_Strict):
+class FiltersConfig(StrictModel):
     min_chosen_chars: int | None = Field(None, ge=0)
     chosen_starts_upper: bool = False
     chosen_ends_with: str | None = None
@@ -94,13 +92,13 @@ class FiltersConfig(_Strict):
     """The seed recipe's filters for argilla/distilabel-intel-orca-dpo-pairs."""
 
 
-class DedupConfig(_Strict):
+class DedupConfig(StrictModel):
     exact: bool = True
     near: float | None = Field(None, gt=0, le=1)
     keep: Literal["first", "max_margin"] = "first"
 
 
-class DecontamConfig(_Strict):
+class DecontamConfig(StrictModel):
     benchmarks: dict[str, str | list[str]]
     """Benchmark name -> a text file (one text per line), a JSONL file (field ``text_field``) or inline texts."""
     text_field: str = "text"
@@ -108,12 +106,12 @@ class DecontamConfig(_Strict):
     fields: list[Literal["prompt", "chosen", "rejected", "system"]] = ["prompt", "chosen", "rejected"]
 
 
-class PushConfig(_Strict):
+class PushConfig(StrictModel):
     repo_id: str
     private: bool = True
 
 
-class OutputConfig(_Strict):
+class OutputConfig(StrictModel):
     dir: str
     format: Literal["parquet", "jsonl", "disk"] = "parquet"
     overwrite: bool = False
@@ -123,7 +121,7 @@ class OutputConfig(_Strict):
     """Attach an audit of the judgments (when there are any) to the card."""
 
 
-class CurateConfig(_Strict):
+class CurateConfig(StrictModel):
     input: InputConfig
     judges: list[dict[str, Any]] = Field(default_factory=list)
     """Judge settings (``prefjudge.Judge`` fields); a key comes from the environment (``api_key_env``)."""

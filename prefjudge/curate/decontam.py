@@ -16,8 +16,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..content import prompt_text
 from ..errors import InputError
-from .rows import prompt_text
 
 if TYPE_CHECKING:
     import pandas as pd

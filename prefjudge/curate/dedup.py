@@ -20,8 +20,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
+from ..content import prompt_text
 from ..errors import InputError
-from .rows import prompt_text
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, InputError
-from .rows import prompt_text
+from ..content import prompt_text
+from ..errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,7 +85,7 @@ def predicate(fn: Predicate, name: str | None = None, reason: str | None = None)
     return Filter(label, reason or f"rejected by {label}", fn)
 
 
-#: Built-in filters by name, for configuration files: ``{"min_chosen_chars": 100}``.
+#: Built-in filters by name: ``BUILTIN_FILTERS["min_chosen_chars"](100)`` is ``min_chosen_chars(100)``.
 BUILTIN_FILTERS: dict[str, Callable[..., Filter]] = {
     "min_chosen_chars": min_chosen_chars,
     "chosen_starts_upper": chosen_starts_upper,
@@ -93,18 +93,6 @@ BUILTIN_FILTERS: dict[str, Callable[..., Filter]] = {
     "max_prompt_chars": max_prompt_chars,
     "different_answers": different_answers,
 }
-
-
-def filter_from_config(name: str, arg: Any) -> Filter:
-    """Build a built-in filter from a config entry: ``true``, a number/string argument or a dict of kwargs."""
-    if name not in BUILTIN_FILTERS:
-        raise ConfigError(f"unknown filter {name!r}; built-ins: {sorted(BUILTIN_FILTERS)}")
-    make = BUILTIN_FILTERS[name]
-    if arg is True or arg is None:
-        return make()
-    if isinstance(arg, dict):
-        return make(**arg)
-    return make(arg)
 
 
 def as_filter(f: Filter | Predicate) -> Filter:

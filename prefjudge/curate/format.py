@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..content import prompt_text
 from ..errors import InputError
-from .rows import prompt_text
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -9,18 +9,25 @@ retry policy, rate limits and cost tracking. The output has one row per candidat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Union
 
+from ..content import content_id
 from ..errors import InputError
 from ..textcheck import check_chars
-from .rows import check_prompt, clean_optional, content_id, is_missing, to_frame
+from .rows import check_prompt, clean_optional, is_missing, to_frame
 
 if TYPE_CHECKING:
+    import datasets
     import pandas as pd
 
     from ..engine import Engine
     from ..judge import Judge
+    from ..rank import StoreInput
+
+    #: strings, chat message lists, dicts with ``prompt`` (optional ``prompt_id``, ``system``), or a table
+    PromptsInput = Union[pd.DataFrame, datasets.Dataset,
+                         Iterable[Union[str, Sequence[Mapping[str, Any]], Mapping[str, Any]]]]
 
 #: Columns of the generate output, one row per (prompt, generator, sample).
 GENERATION_COLUMNS = (
@@ -75,8 +82,9 @@ def _messages(p: dict[str, Any]) -> list[dict[str, str]]:
     return msgs
 
 
-def generate(prompts: Any, generators: Any, n: int = 1, temperature: float | Sequence[float] | None = None, *,
-             system: str | None = None, seed: int | None = 0, store: Any = None, max_tokens: int | None = None,
+def generate(prompts: PromptsInput, generators: Judge | Sequence[Judge], n: int = 1,
+             temperature: float | Sequence[float] | None = None, *, system: str | None = None, seed: int | None = 0,
+             store: StoreInput = None, max_tokens: int | None = None,
              progress: bool | None = None) -> pd.DataFrame:
     """``n`` answers per prompt from each generator; see :func:`agenerate`."""
     from ..rank import run_sync
@@ -85,8 +93,9 @@ def generate(prompts: Any, generators: Any, n: int = 1, temperature: float | Seq
                               max_tokens=max_tokens, progress=progress))
 
 
-async def agenerate(prompts: Any, generators: Any, n: int = 1, temperature: float | Sequence[float] | None = None, *,
-                    system: str | None = None, seed: int | None = 0, store: Any = None, max_tokens: int | None = None,
+async def agenerate(prompts: PromptsInput, generators: Judge | Sequence[Judge], n: int = 1,
+                    temperature: float | Sequence[float] | None = None, *, system: str | None = None, seed: int | None = 0,
+                    store: StoreInput = None, max_tokens: int | None = None,
                     progress: bool | None = None) -> pd.DataFrame:
     """Candidate answers: one row per (prompt, generator, sample) with the columns of :data:`GENERATION_COLUMNS`.
 
@@ -108,8 +117,8 @@ async def agenerate(prompts: Any, generators: Any, n: int = 1, temperature: floa
     rows = normalize_prompts(prompts, system)
     gens = _check_generators(generators)
     work = [(p, g, k, t) for p in rows for g in gens for k, t in enumerate(_temperatures(temperature, n, g))]
-    owned = not isinstance(store, Store)
-    st = Store(store) if owned else store
+    st = store if isinstance(store, Store) else Store(store)
+    owned = st is not store
     engine = Engine(st)
     bar = ProgressBar(len(work), "generating", progress)
     try:

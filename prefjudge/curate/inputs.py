@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..content import content_id
 from ..errors import InputError
-from .rows import (
-    WORK_COLUMNS, answer_text, check_prompt, clean_optional, content_id, is_missing, require_columns, to_frame,
-)
+from .rows import WORK_COLUMNS, answer_text, check_prompt, clean_optional, is_missing, require_columns, to_frame
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -4,14 +4,14 @@
 returns a ``datasets.Dataset`` with the columns ``prompt`` (a string for single-turn schemas, a
 list of ``{"role", "content"}`` turns for multi-turn ones), ``chosen``, ``rejected`` (answer text),
 ``system``, ``model_chosen``, ``model_rejected``, plus the schema's useful extras (scores, ids,
-the seed's filter columns). The schema is named or detected from the columns:
+the filter columns the TinyLlama recipe uses). The schema is named or detected from the columns:
 
 ============================  ========================================================================
 schema                        source columns
 ============================  ========================================================================
 ``orca_dpo_pairs``            Intel/orca_dpo_pairs: system, question, chosen (or chatgpt), rejected (or llama2-13b-chat)
 ``distilabel_orca``           argilla/distilabel-intel-orca-dpo-pairs: system, input, chosen, rejected, status,
-                              chosen_score, in_gsm8k_train (the seed's filters: :func:`seed_filters`)
+                              chosen_score, in_gsm8k_train (the TinyLlama recipe's filters: :func:`seed_filters`)
 ``stack_exchange_paired``     lvwerra/stack-exchange-paired: qid, question, response_j (preferred), response_k
 ``hh_rlhf``                   Anthropic/hh-rlhf: chosen, rejected as "\\n\\nHuman: ...\\n\\nAssistant: ..." transcripts
 ``ultrafeedback_binarized``   chosen/rejected message lists (last turn = answer), score_chosen/score_rejected
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Row = dict[str, Any]
 
-#: Hub ids with a known schema (and the split the seeds use).
+#: Hub ids with a known schema (and the split the recipes use).
 HUB_IDS: dict[str, tuple[str, str]] = {
     "Intel/orca_dpo_pairs": ("orca_dpo_pairs", "train"),
     "argilla/distilabel-intel-orca-dpo-pairs": ("distilabel_orca", "train"),

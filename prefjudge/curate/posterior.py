@@ -30,6 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..mathutil import sigmoid
 from .bt import Outcome, fit_bt_cov
 
 RIDGE = 0.3
@@ -93,7 +94,7 @@ def sample_round_robins(n: int, outcomes: Sequence[Outcome], samples: int, rng: 
     m = max(1, int(np.median([w for *_, w in outcomes]))) if outcomes else 1
     draw = rng.multivariate_normal(s, cov, size=samples, method="eigh")
     ii, jj = (np.array(c, dtype=int) for c in zip(*pairs))
-    p = 1.0 / (1.0 + np.exp(-(draw[:, ii] - draw[:, jj])))
+    p = sigmoid(draw[:, ii] - draw[:, jj])
     x = p if has_soft_outcomes(outcomes) else rng.binomial(m, p) / m
     for q, pair in enumerate(pairs):
         if pair in made:

@@ -13,17 +13,22 @@ standard error, rank per candidate) and ``selections`` (best and worst per promp
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Union
 
+from .._renamed import renamed_kwargs
 from ..errors import InputError
+from ..rank import Aggregate, JudgesInput, OrderPolicy, StoreInput
 from ..result import RankResult
 from .candidates import Group, normalize_candidates
 from .strategies import Adaptive, Knockout, Planner, RoundRobin, phase_one_cost
 
 if TYPE_CHECKING:
+    import datasets
     import pandas as pd
 
+CandidatesInput = Union["pd.DataFrame", "datasets.Dataset", Iterable[Mapping[str, Any]]]
 Strategy = Literal["round_robin", "knockout", "adaptive"]
 STRATEGIES = ("round_robin", "knockout", "adaptive")
 
@@ -47,20 +52,25 @@ class ResponseRanking(RankResult):
         return f"ResponseRanking({n_prompts} prompts, {len(self.pairs)} comparisons, {len(self.judgments)} judgments)"
 
 
-def rank_responses(cands: Any, judges: Any, strategy: Strategy = "adaptive", seed: int = 0, store: Any = None,
-                   **kwargs: Any) -> ResponseRanking:
+@renamed_kwargs(cands="candidates")
+def rank_responses(candidates: CandidatesInput, judges: JudgesInput, *, strategy: Strategy = "adaptive", seed: int = 0,
+                   store: StoreInput = None, order: OrderPolicy = "random", budget: int | None = None,
+                   aggregate: Aggregate | None = None, progress: bool | None = None) -> ResponseRanking:
     """Rank the candidates of each prompt; see :func:`arank_responses` for the arguments."""
     from ..rank import run_sync
 
-    return run_sync(arank_responses(cands, judges, strategy=strategy, seed=seed, store=store, **kwargs))
+    return run_sync(arank_responses(candidates, judges, strategy=strategy, seed=seed, store=store, order=order,
+                                    budget=budget, aggregate=aggregate, progress=progress))
 
 
-async def arank_responses(cands: Any, judges: Any, *, strategy: Strategy = "adaptive", seed: int = 0, store: Any = None,
-                          order: str = "random", budget: int | None = None, aggregate: Any = None,
+@renamed_kwargs(cands="candidates")
+async def arank_responses(candidates: CandidatesInput, judges: JudgesInput, *, strategy: Strategy = "adaptive",
+                          seed: int = 0, store: StoreInput = None, order: OrderPolicy = "random",
+                          budget: int | None = None, aggregate: Aggregate | None = None,
                           progress: bool | None = None) -> ResponseRanking:
     """Async :func:`rank_responses`.
 
-    ``cands``: one row per candidate (prompt, response, optional model, prompt_id, system) or one
+    ``candidates`` (``cands=`` is its deprecated old name): one row per candidate (prompt, response, optional model, prompt_id, system) or one
     row per prompt (prompt, responses list, optional models list). ``judges``: a Judge, a list or a Jury.
     ``strategy``: ``"round_robin"`` (all N(N-1)/2 pairs), ``"adaptive"`` (default) or ``"knockout"``;
     the last two find the best and worst answer in at most ``budget`` comparisons per prompt
@@ -70,11 +80,11 @@ async def arank_responses(cands: Any, judges: Any, *, strategy: Strategy = "adap
     from ..rank import arank_pairs, resolve_judges
     from ..store import Store
 
-    groups, skipped = normalize_candidates(cands)
+    groups, skipped = normalize_candidates(candidates)
     resolve_judges(judges, aggregate)  # bad judges fail before the first call
     planners = [_planner(strategy, g, seed, budget) for g in groups]
-    owned = store is None or not isinstance(store, Store)
-    st = Store(store) if owned else store
+    st = store if isinstance(store, Store) else Store(store)
+    owned = st is not store
     results: list[RankResult] = []
     try:
         while True:

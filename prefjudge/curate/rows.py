@@ -8,8 +8,6 @@ string or a list of ``{"role", "content"}`` dicts; ``chosen``/``rejected`` are n
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -74,28 +72,6 @@ def answer_text(value: Any, row: int | str, field: str) -> str:
     if msgs[-1]["role"] != "assistant":
         raise InputError(f"the last message must be the assistant's answer, not {msgs[-1]['role']!r}", row=row, field=field)
     return msgs[-1]["content"]
-
-
-def prompt_text(prompt: str | list[dict[str, str]]) -> str:
-    """The prompt as plain text: the string itself, a lone message's content, or ``Role: text`` turns.
-
-    >>> prompt_text("Hi")
-    'Hi'
-    >>> prompt_text([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Bye"}])
-    'User: Hi\\n\\nAssistant: Hello\\n\\nUser: Bye'
-    """
-    if isinstance(prompt, str):
-        return prompt
-    turns = [m for m in prompt if m["role"] != "system"]
-    if len(turns) == 1:
-        return turns[0]["content"]
-    return "\n\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in turns)
-
-
-def content_id(*parts: Any) -> str:
-    """A short stable hash of JSON-serialisable parts (used as a default row id)."""
-    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def require_columns(df: pd.DataFrame, needed: tuple[str, ...], what: str) -> None:

@@ -11,9 +11,9 @@ which weighs a win by the opponent's estimated strength rather than by what the 
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
+from ..mathutil import sigmoid
 from .rows import WORK_COLUMNS
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def preference_rows(ranking: ResponseRanking) -> pd.DataFrame:
         agree, consistent, judges = _evidence(ranking, pid, {b, w}, cand.loc[pid]["strength"].to_dict())
         d = best["strength"] - worst["strength"]
         rows.append({"id": pid, "prompt": best["prompt"], "system": best["system"], "chosen": best["response"],
-                     "rejected": worst["response"], "winner": "a", "margin": 2 / (1 + math.exp(-d)) - 1,
+                     "rejected": worst["response"], "winner": "a", "margin": 2 * sigmoid(d) - 1,
                      "agreement": agree, "consistent": consistent, "judges": judges,
                      "model_chosen": best["model"], "model_rejected": worst["model"],
                      "score_chosen": float(best["strength"]), "score_rejected": float(worst["strength"]),

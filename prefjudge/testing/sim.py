@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer
 
 from ..errors import ConfigError
 from ..families import infer_family
+from ..mathutil import sigmoid
 from .text import compose_answer, has_list
 
 Fault = Literal["429", "500", "hang", "garbled"]
@@ -47,13 +48,6 @@ def hash_normal(text: str, seed: int = 0) -> float:
     digest = hashlib.sha256(f"{seed}\x1f{text}".encode()).digest()
     u = (int.from_bytes(digest[:7], "big") + 0.5) / 2.0**56
     return _NORMAL.inv_cdf(u)
-
-
-def sigmoid(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)
 
 
 class FaultPlan(BaseModel):

@@ -15,7 +15,7 @@
 
 In the standard (string) format TRL 1.16 appends the tokenizer's eos token to ``chosen`` and
 ``rejected`` unless they already end with it, so the mapping functions leave answers bare (the
-seeds' trailing ``"\\n"`` after ``<|im_end|>`` would otherwise give a doubled eos).
+original tutorials' trailing ``"\\n"`` after ``<|im_end|>`` would otherwise give a doubled eos).
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from prefjudge.config_base import StrictModel
 from prefjudge.errors import ConfigError
 
 PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -29,17 +30,13 @@ SCHEDULERS = (
 Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 def exactly_one(obj: BaseModel, first: str, second: str) -> None:
     """Raise unless exactly one of the two fields is set (a model validator's check)."""
     if (getattr(obj, first) is None) == (getattr(obj, second) is None):
         raise ValueError(f"set exactly one of {first} or {second}")
 
 
-class TinyModelSpec(_Strict):
+class TinyModelSpec(StrictModel):
     """Build a tiny model locally (``prefjudge.testing.tiny_model``) instead of loading one."""
 
     arch: Literal["llama", "mistral", "qwen2"] = "llama"
@@ -52,7 +49,7 @@ class TinyModelSpec(_Strict):
     seed: int = 0
 
 
-class ModelConfig(_Strict):
+class ModelConfig(StrictModel):
     """The model to train: a Hub id or local dir, ``@step`` (an earlier recipe step's merged
     model), or ``tiny`` (a tiny model built locally)."""
 
@@ -71,7 +68,7 @@ class ModelConfig(_Strict):
         return self
 
 
-class QuantizationConfig(_Strict):
+class QuantizationConfig(StrictModel):
     """bitsandbytes loading: ``4bit`` (QLoRA) or ``none`` (16/32-bit LoRA)."""
 
     mode: Literal["4bit", "none"] = "4bit"
@@ -80,7 +77,7 @@ class QuantizationConfig(_Strict):
     compute_dtype: Literal["float32", "float16", "bfloat16"] = "bfloat16"
 
 
-class LoraSettings(_Strict):
+class LoraSettings(StrictModel):
     r: int = Field(default=16, gt=0)
     alpha: int = Field(default=16, gt=0)
     dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
@@ -88,7 +85,7 @@ class LoraSettings(_Strict):
     bias: Literal["none", "all", "lora_only"] = "none"
 
 
-class OptimSettings(_Strict):
+class OptimSettings(StrictModel):
     """Hyperparameters shared by DPO and SFT (TRL/transformers names)."""
 
     learning_rate: float = Field(default=5e-5, gt=0)
@@ -140,7 +137,7 @@ class SFTSettings(OptimSettings):
     completion_only_loss: bool | None = None
 
 
-class DataConfig(_Strict):
+class DataConfig(StrictModel):
     """Where the rows come from and how they become prompt/chosen/rejected (or messages)."""
 
     path: str | None = None
@@ -169,14 +166,14 @@ class DataConfig(_Strict):
         return self
 
 
-class PushConfig(_Strict):
+class PushConfig(StrictModel):
     hub_model_id: str | None = None
     private: bool = True
     push_adapter: bool = False
     push_merged: bool = False
 
 
-class TrainConfig(_Strict):
+class TrainConfig(StrictModel):
     """One training run: model, quantization, LoRA, DPO or SFT settings, data, output."""
 
     model: ModelConfig

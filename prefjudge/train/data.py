@@ -80,7 +80,7 @@ def _read_folder(path: Path, split: str) -> list[dict[str, Any]]:
 
 
 def _read_hub(cfg: DataConfig) -> list[dict[str, Any]]:
-    """Load from the Hub, shuffled and capped the way the seeds do (``.shuffle(seed).select``)."""
+    """Load from the Hub, shuffled and capped the way the recipes' original tutorials do (``.shuffle(seed).select``)."""
     import datasets
 
     kwargs = {"split": cfg.split}

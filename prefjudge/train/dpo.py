@@ -7,8 +7,9 @@ of the model in memory. ``dpo.reference: separate`` loads a second copy instead 
 Example (CPU, seconds)::
 
     from prefjudge.train import TrainConfig, train_dpo
+    from prefjudge.train.recipes import BUILTIN_DIR
     cfg = TrainConfig.model_validate({
-        "model": {"tiny": {}}, "data": {"path": "recipes/data/orca_dpo_pairs_sample.jsonl",
+        "model": {"tiny": {}}, "data": {"path": str(BUILTIN_DIR / "data" / "orca_dpo_pairs_sample.jsonl"),
         "loader": "orca_dpo_pairs", "chat_template": "chatml"},
         "dpo": {"max_steps": 8, "learning_rate": 5e-3, "logging_steps": 2}, "device": "cpu",
         "output_dir": "runs/demo"})

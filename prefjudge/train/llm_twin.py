@@ -57,7 +57,7 @@ Generate = Callable[[str], str]
 
 
 def clean_text(text: str) -> str:
-    """The seed's cleaning: non-word characters except ``. , ! ? '`` become spaces; collapse."""
+    """The LLM Twin tutorial's cleaning: non-word characters except ``. , ! ? '`` become spaces; collapse."""
     text = re.sub(r"[^\w\s.,!?']", " ", text)
     return re.sub(r"\s+", " ", text).strip()
 
@@ -94,7 +94,7 @@ def parse_triples(reply: str) -> list[tuple[str, str, str]]:
 
 
 def read_articles(path: Path) -> list[str]:
-    """Article texts from the seed's ``{"artifact_data": [{"content": ...}]}`` JSON, a JSONL
+    """Article texts from the LLM Twin tutorial's ``{"artifact_data": [{"content": ...}]}`` JSON, a JSONL
     file with a ``content`` field, or a directory of ``.txt``/``.md`` files."""
     if path.is_dir():
         return [p.read_text() for p in sorted(path.iterdir()) if p.suffix in (".txt", ".md")]
@@ -108,7 +108,7 @@ def read_articles(path: Path) -> list[str]:
 def openai_generator(model: str = "gpt-4o-mini", base_url: str | None = None,
                      api_key_env: str = "OPENAI_API_KEY", temperature: float = 0.7,
                      max_tokens: int = 2000) -> Generate:
-    """The seed's call: chat completion in JSON mode (the SDK retries 429/5xx itself)."""
+    """The LLM Twin tutorial's call: chat completion in JSON mode (the SDK retries 429/5xx itself)."""
     from openai import OpenAI
 
     client = OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "missing-key")

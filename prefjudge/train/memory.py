@@ -41,7 +41,6 @@ GB = 2**30
 # usable memory (GiB) of common GPUs
 GPUS: dict[str, float] = {"T4": 15.0, "A10": 22.0, "L4": 22.0, "A100-40GB": 39.4, "A100-80GB": 79.1,
                           "H100-80GB": 79.1}
-NO_BF16 = {"T4"}
 CUDA_CONTEXT_GB = 0.5
 FRAGMENTATION = 1.10
 TOKEN_TILE, VOCAB_TILE = 4096, 32768

@@ -1,4 +1,4 @@
-"""QLoRA SFT with TRL 1.16's ``SFTTrainer`` (the first stage of the TinyLlama recipe, seed 002).
+"""QLoRA SFT with TRL 1.16's ``SFTTrainer`` (the first stage of the TinyLlama SFT + DPO recipe).
 
 The data is a conversation per row (``loader: ultrachat``), rendered with the model's chat
 template into a ``text`` column (standard format) or kept as ``messages`` (conversational).

@@ -2,7 +2,7 @@
 
 Each loader turns a raw row of its source dataset into a ``Turns`` (prompt messages plus the
 chosen/rejected answers, or a whole conversation for SFT), or returns the reason the row is
-dropped (the seeds' filters). Formatting (chat template, standard vs conversational) is done
+dropped (the recipes' filters). Formatting (chat template, standard vs conversational) is done
 afterwards by ``prefjudge.train.data``, so one mapping serves every template.
 
 >>> LOADERS["orca_dpo_pairs"].map({"system": "", "question": "2+2?", "chatgpt": "4",
@@ -13,7 +13,7 @@ Turns(prompt=[{'role': 'user', 'content': '2+2?'}], chosen='4', rejected='5', me
 'status is tie'
 
 The preference sources shared with curation (orca, distilabel-orca, stack-exchange, hh-rlhf,
-UltraFeedback, orpo-mix) use the one mapping in ``prefjudge.curate.loaders``; the seeds'
+UltraFeedback, orpo-mix) use the one mapping in ``prefjudge.curate.loaders``; the recipes'
 config-driven filters and the SFT / LLM Twin mappings live here.
 """
 
@@ -59,13 +59,6 @@ def _text(row: dict[str, Any], key: str) -> str:
 def _prompt(system: str | None, user: str) -> list[dict[str, str]]:
     msgs = [{"role": "system", "content": system}] if system else []
     return msgs + [{"role": "user", "content": user}]
-
-
-def _first(row: dict[str, Any], *keys: str) -> str:
-    for key in keys:
-        if key in row:
-            return _text(row, key)
-    raise InputError(f"missing column; expected one of {', '.join(keys)}", field=keys[0])
 
 
 def from_curate_schema(schema: str) -> MapFn:

@@ -46,7 +46,7 @@ def make_pairs(n: int) -> list[dict]:
 
 
 def rendered(pairs: list[dict]) -> list[list[dict]]:
-    from prefjudge.templates import load_template
+    from prefjudge.judging.templates import load_template
 
     t = load_template("pairwise")
     return [t.render(question=p["prompt"], first=p["response_a"], second=p["response_b"], system=None) for p in pairs]
@@ -61,7 +61,7 @@ def run_variant(variant: str, base_url: str, n: int, conc: int) -> dict:
     import pandas  # noqa: F401
 
     import prefjudge.backends.openai_backend  # noqa: F401
-    import prefjudge.rank  # noqa: F401
+    import prefjudge.judging.rank_pairs  # noqa: F401
     t0, c0 = time.perf_counter(), cpu_s()
     ok = globals()["_" + variant.replace("+", "_").replace("-", "_")](base_url, pairs, messages, conc)
     return {"variant": variant, "n": n, "concurrency": conc, "wall_s": time.perf_counter() - t0,

@@ -1,4 +1,4 @@
-"""Verdict parser speed: prefjudge.parsing vs the pre-hardening parse_verdict (kept below as the baseline).
+"""Verdict parser speed: prefjudge.judging.parsing vs the pre-hardening parse_verdict (kept below as the baseline).
 
 Judge replies of 10 KB, 100 KB and 1 MB, each with two answers of a tenth of its size, of three kinds:
 
@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from prefjudge.parsing import parse_json_verdict, parse_verdict  # noqa: E402
+from prefjudge.judging.parsing import parse_json_verdict, parse_verdict  # noqa: E402
 
 # ------------------------------------------------------------------ baseline: the old parse_verdict, verbatim
 _OLD_BRACKET = re.compile(r"\[\[\s*([ABC])\s*\]\]")

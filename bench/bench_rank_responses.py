@@ -61,7 +61,7 @@ def truth(cands: list[dict]) -> dict[str, tuple[int, int]]:
 
 
 def share(hits: int, n: int) -> str:
-    from prefjudge.audit.ci import wilson
+    from prefjudge.stats.intervals import wilson
 
     lo, hi = wilson(hits, n)
     return f"{100 * hits / n:.1f}% ({100 * lo:.0f}-{100 * hi:.0f})"
@@ -69,7 +69,7 @@ def share(hits: int, n: int) -> str:
 
 def co_extremes(cand) -> dict[str, tuple[set[int], set[int]]]:
     """Per prompt: the candidates tied (to TIE_TOL) with the round robin's strongest, and with its weakest."""
-    from prefjudge.curate.posterior import TIE_TOL
+    from prefjudge.stats.posterior import TIE_TOL
 
     out = {}
     for pid, g in cand.groupby("prompt_id", sort=False):
@@ -156,7 +156,7 @@ def _oracle(mode, order, cands, world, ref, seed: int) -> dict:
     import numpy as np
     import pandas as pd
 
-    from prefjudge.curate.posterior import round_robin_extremes
+    from prefjudge.stats.posterior import round_robin_extremes
 
     r = ref["ranking"]
     laws = outcome_laws(r, cands, world)

@@ -200,7 +200,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         return child(args.child)
-    from prefjudge.testing.tiny_model import build_tiny_model
+    from prefjudge.train.tiny_model import build_tiny_model
 
     args.work.mkdir(parents=True, exist_ok=True)
     model = str(build_tiny_model(args.work / "bench-model", size="bench"))

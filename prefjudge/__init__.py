@@ -13,25 +13,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._lazy import lazy_exports
+from prefjudge._lazy import lazy_exports
 
 # The audit package first: importing it binds ``prefjudge.audit`` to the package once, here, and this
 # line rebinds it to the function; a later ``import prefjudge.audit`` finds the package in
 # sys.modules and leaves ``prefjudge.audit`` alone. (Cheap: numpy/pandas load when audit() runs.)
-from .audit import AuditReport, audit, from_alpaca_eval, from_preference_dataset
+from prefjudge.audit import AuditReport, audit, from_alpaca_eval, from_preference_dataset
 
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
     # judging
-    "Judge": "prefjudge.judge",
-    "rank_pairs": "prefjudge.rank",
-    "arank_pairs": "prefjudge.rank",
+    "Judge": "prefjudge.judging.judge",
+    "rank_pairs": "prefjudge.judging.rank_pairs",
+    "arank_pairs": "prefjudge.judging.rank_pairs",
     "RankResult": "prefjudge.result",
-    "Store": "prefjudge.store",
+    "Store": "prefjudge.judging.store",
     # juries (the audit is imported above)
-    "Jury": "prefjudge.jury",
-    "aggregate": "prefjudge.jury",
+    "Jury": "prefjudge.aggregation.jury",
+    "aggregate": "prefjudge.aggregation.jury",
     # building datasets
     "generate": "prefjudge.curate",
     "agenerate": "prefjudge.curate",
@@ -51,14 +51,14 @@ _EXPORTS: dict[str, str] = {
     "train_dpo": "prefjudge.train",
     "train_sft": "prefjudge.train",
     "merge": "prefjudge.train",
-    "evaluate": "prefjudge.train",
+    "evaluate": "prefjudge.recipes.evaluation",
     "estimate_memory": "prefjudge.train",
-    "run_recipe": "prefjudge.train",
-    "load_recipe": "prefjudge.train",
+    "run_recipe": "prefjudge.recipes.runner",
+    "load_recipe": "prefjudge.recipes.loading",
     "TrainConfig": "prefjudge.train",
     "MemoryEstimate": "prefjudge.train",
     "MergeResult": "prefjudge.train",
-    "EvalResult": "prefjudge.train",
+    "EvalResult": "prefjudge.recipes.evaluation",
     "TrainOutput": "prefjudge.train",
     # data model
     "Pair": "prefjudge.types",
@@ -76,48 +76,48 @@ _EXPORTS: dict[str, str] = {
 _ALIASES = {"read_judgments": "normalize_judgments"}
 
 #: Names that moved out of ``__all__``: name -> new home. They resolve with a DeprecationWarning.
-#: (``prefjudge.majority`` is also a module: once it is imported, the attribute is that module.)
+#: (``prefjudge.aggregation.jury`` is also a module: once it is imported, the attribute is that module.)
 _DEPRECATED: dict[str, str] = {
     **{n: f"prefjudge.curate.{n}" for n in (
         "seed_filters", "llm_twin_filters", "min_chosen_chars", "chosen_starts_upper", "chosen_ends_with",
         "max_prompt_chars", "build_card", "share_longer", "balance_lengths", "find_duplicates")},
     "train_config_from_dict": "prefjudge.train.config_from_dict",
     "load_train_config": "prefjudge.train.load_config",
-    "majority": "prefjudge.majority.majority",
-    "parse_verdict": "prefjudge.parsing.parse_verdict",
+    "majority": "prefjudge.aggregation.jury.majority",
+    "parse_verdict": "prefjudge.judging.parsing.parse_verdict",
 }
 
 __all__ = sorted([*_EXPORTS, "AuditReport", "audit", "from_alpaca_eval", "from_preference_dataset"])
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .curate.export import export
-    from .curate.filters import Filter, predicate
-    from .curate.generate import agenerate, generate
-    from .curate.hub import push_to_hub
-    from .curate.loaders import load_preferences
-    from .curate.preferences import PreferenceSet, to_preferences
-    from .curate.rank import ResponseRanking, arank_responses, rank_responses
-    from .curate.rejudge import to_pairs
-    from .curate.report import CurationReport
-    from .errors import ConfigError, InputError, PrefjudgeError
-    from .families import infer_family
-    from .judge import Judge
-    from .judgments import normalize_judgments as read_judgments
-    from .judgments import write_judgments
-    from .jury import Jury, aggregate
-    from .rank import arank_pairs, rank_pairs
-    from .result import RankResult
-    from .store import Store
-    from .train.common import TrainOutput
-    from .train.config import TrainConfig
-    from .train.dpo import train_dpo
-    from .train.evaluation import EvalResult, evaluate
-    from .train.memory import MemoryEstimate, estimate_memory
-    from .train.merging import MergeResult, merge
-    from .train.recipes import load_recipe
-    from .train.run import run_recipe
-    from .train.sft import train_sft
-    from .types import Completion, Judgment, Pair, Verdict
+    from prefjudge.curate.export import export
+    from prefjudge.curate.filters import Filter, predicate
+    from prefjudge.curate.generate import agenerate, generate
+    from prefjudge.curate.hub import push_to_hub
+    from prefjudge.curate.loaders import load_preferences
+    from prefjudge.curate.preferences import PreferenceSet, to_preferences
+    from prefjudge.curate.ranking import ResponseRanking, arank_responses, rank_responses
+    from prefjudge.curate.rejudge import to_pairs
+    from prefjudge.curate.report import CurationReport
+    from prefjudge.errors import ConfigError, InputError, PrefjudgeError
+    from prefjudge.families import infer_family
+    from prefjudge.judging.judge import Judge
+    from prefjudge.judgments import normalize_judgments as read_judgments
+    from prefjudge.judgments import write_judgments
+    from prefjudge.aggregation.jury import Jury, aggregate
+    from prefjudge.judging.rank_pairs import arank_pairs, rank_pairs
+    from prefjudge.result import RankResult
+    from prefjudge.judging.store import Store
+    from prefjudge.train.common import TrainOutput
+    from prefjudge.train.config import TrainConfig
+    from prefjudge.train.dpo import train_dpo
+    from prefjudge.recipes.evaluation import EvalResult, evaluate
+    from prefjudge.train.memory import MemoryEstimate, estimate_memory
+    from prefjudge.train.merging import MergeResult, merge
+    from prefjudge.recipes.loading import load_recipe
+    from prefjudge.recipes.runner import run_recipe
+    from prefjudge.train.sft import train_sft
+    from prefjudge.types import Completion, Judgment, Pair, Verdict
 
 
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS, _ALIASES, _DEPRECATED)

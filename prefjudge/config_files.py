@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import ConfigError
+from prefjudge.errors import ConfigError
 
 SECRET_KEYS = frozenset({"api_key"})
 """Keys a file may not hold: prefjudge copies config files into exports and pushes them to the Hub."""

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError
+from prefjudge.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd

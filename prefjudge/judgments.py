@@ -14,11 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError
-from .families import infer_family
-from .io import none_for_missing, read_table, str_labels, write_table
-from .textcheck import first_bad
-from .types import JUDGMENT_COLUMNS, REQUIRED_JUDGMENT_COLUMNS
+from prefjudge.errors import InputError
+from prefjudge.families import infer_family
+from prefjudge.io import none_for_missing, read_table, str_labels, write_table
+from prefjudge.textcheck import first_bad
+from prefjudge.types import JUDGMENT_COLUMNS, REQUIRED_JUDGMENT_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .io import none_for_missing, str_labels, text_as_objects
-from .majority import OUTCOME_COLUMNS
-from .types import RESULT_COLUMNS
+from prefjudge.io import none_for_missing, str_labels, text_as_objects
+from prefjudge.types import OUTCOME_COLUMNS
+from prefjudge.types import RESULT_COLUMNS
 
 if TYPE_CHECKING:
     import datasets
@@ -21,7 +21,7 @@ class RankResult:
     ``pairs``: one row per input pair (id, prompt, response_a, response_b, system, model_a,
     model_b, human, identical, plus any extra input columns).
     ``judgments``: the judgments table, one row per judge call.
-    ``outcomes``: per-pair aggregate indexed by pair id (see :mod:`prefjudge.majority`).
+    ``outcomes``: per-pair aggregate indexed by pair id (see :mod:`prefjudge.aggregation.jury`).
     ``meta``: provenance (judges, template hashes, order mode, seed, aggregation rule...).
     """
 

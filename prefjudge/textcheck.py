@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .errors import InputError
+from prefjudge.errors import InputError
 
 
 def text_problem(s: str, *, allow_nul: bool = False) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .content import prompt_text, system_text
+from prefjudge.content import prompt_text, system_text
 
 Winner = Literal["a", "b", "tie"]
 """A verdict in terms of the *original* pair: ``"a"``, ``"b"`` or ``"tie"``."""
@@ -113,6 +113,10 @@ JUDGMENT_COLUMNS: tuple[str, ...] = (
 REQUIRED_JUDGMENT_COLUMNS: tuple[str, ...] = ("pair_id", "judge", "winner")
 
 #: Columns of ``RankResult.to_pandas()``, one row per pair (plus any ``meta`` columns after).
+#: The aggregator contract: an aggregator (a rule name or a function ``judgments -> DataFrame`` indexed
+#: by pair_id) returns at least ``winner`` and ``p_a``; the other columns are computed around it.
+OUTCOME_COLUMNS = ("winner", "p_a", "n_verdicts", "n_failed", "consistent", "reason")
+
 RESULT_COLUMNS: tuple[str, ...] = (
     "id", "prompt", "response_a", "response_b", "model_a", "model_b",
     "winner", "chosen", "rejected", "p_a", "n_verdicts", "n_failed", "consistent", "reason",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefjudge.majority import majority
+from prefjudge.aggregation.jury import majority
 from prefjudge.judgments import normalize_judgments
 from prefjudge.result import RankResult
 

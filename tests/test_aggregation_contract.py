@@ -10,7 +10,7 @@ import pytest
 
 import prefjudge as pj
 from prefjudge.errors import ConfigError
-from prefjudge.jury import Jury, aggregate
+from prefjudge.aggregation.jury import Jury, aggregate
 from prefjudge.testing import SimJudge, SimServer, make_demo_pairs
 
 NAMES = ["gpt-sim", "llama-sim"]
@@ -113,15 +113,15 @@ def test_call_majority_and_majority_on_a_hand_built_table():
     assert judges.loc["p", "p_a"] == pytest.approx(0.75) and judges.loc["r", "p_a"] == pytest.approx(0.5)
     assert calls.loc["r", ["n_verdicts", "n_failed"]].tolist() == [3, 1]
     assert calls.loc["p", "consistent"] is False
-    # prefjudge.majority.majority is the same rule as the jury's, not a second one
-    from prefjudge.majority import majority
+    # prefjudge.aggregation.jury.majority is the same rule as the jury's, not a second one
+    from prefjudge.aggregation.jury import majority
 
     assert majority(t)["winner"].to_dict() == judges["winner"].to_dict()
 
 
 @pytest.mark.parametrize("rule", RULE_NAMES)
 def test_jury_aggregate_and_rank_pairs_accept_the_same_rule_names(rule, sim_world):
-    from prefjudge.jury_rules import RULES
+    from prefjudge.aggregation.rules import RULES
 
     assert set(RULES) == set(RULE_NAMES)
     pairs = _pairs(sim_world, n=12)

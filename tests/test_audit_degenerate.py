@@ -213,7 +213,7 @@ def test_one_pair_and_one_row():
 
 def test_error_bars_never_negative():
     """An estimate at the edge of its interval (or a hair outside, from rounding) still draws."""
-    from prefjudge.audit import plots
+    from prefjudge.audit.render import plots
 
     edge = {"value": 1.0, "ci": [0.9, 0.9999999999999998], "n": 40, "reason": None}
     outside = {"value": 0.2, "ci": [0.2000000001, 0.5], "n": 40, "reason": None}
@@ -224,7 +224,7 @@ def test_error_bars_never_negative():
 
 
 def test_error_bars_helper():
-    from prefjudge.audit.plots import error_bar
+    from prefjudge.audit.render.plots import error_bar
 
     assert error_bar({"value": 1.0, "ci": [0.9, 0.99]}) == (1.0, pytest.approx(0.1), 0.0)
     lo_err, hi_err = error_bar({"value": 0.5, "ci": [0.6, 0.4]})[1:]

@@ -9,7 +9,7 @@ import pytest
 
 import prefjudge as pj
 from prefjudge.audit import audit
-from prefjudge.jury import Jury, aggregate
+from prefjudge.aggregation.jury import Jury, aggregate
 from prefjudge.testing import SimGenerator, SimJudge, SimServer, SimWorld, make_demo_pairs
 
 SIM_JUDGES = [

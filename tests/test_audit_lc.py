@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from prefjudge.audit import audit
-from prefjudge.audit.lc import LCProblem, _design, fit_lc, lc_win_rates
+from prefjudge.stats.lc import LCProblem, _design, fit_lc, lc_win_rates
 
 
 def _dense_newton(pb: LCProblem, ridge_instr=1.0, ridge=1e-3, iters=100):

@@ -10,7 +10,7 @@ import pytest
 from prefjudge.audit import __all__ as audit_all  # prefjudge.audit, the attribute, is the function
 from prefjudge.audit import AuditReport, audit, from_alpaca_eval, from_preference_dataset
 from prefjudge.errors import InputError
-from prefjudge.jury import aggregate
+from prefjudge.aggregation.jury import aggregate
 from prefjudge.judgments import write_judgments
 
 from _audit_helpers import SimJudgeSpec, judge_pairs, make_pairs
@@ -172,7 +172,7 @@ def test_cli_writes_all_three_formats(table, tmp_path):
     from typer.testing import CliRunner
     import typer
 
-    from prefjudge.audit.cli import audit_command
+    from prefjudge.cli.audit import audit_command
 
     app = typer.Typer()
     app.command("audit")(audit_command)
@@ -194,6 +194,6 @@ def test_package_import_is_cheap():
     import subprocess
     import sys
 
-    code = "import sys, prefjudge.audit, prefjudge.jury; print(sorted(m for m in ('numpy', 'pandas', 'matplotlib') if m in sys.modules))"
+    code = "import sys, prefjudge.audit, prefjudge.aggregation.jury; print(sorted(m for m in ('numpy', 'pandas', 'matplotlib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]" and "AuditReport" in audit_all

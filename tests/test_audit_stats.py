@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 from prefjudge.audit import audit
-from prefjudge.audit.ci import bootstrap_clustered, bootstrap_mean, wilson
-from prefjudge.audit.lc import fit_logistic, length_slope
+from prefjudge.stats.intervals import bootstrap_clustered, bootstrap_mean, wilson
+from prefjudge.stats.lc import fit_logistic, length_slope
 
 TEXTS = {
     "p1": ("- item\n" + "a" * 93, "b" * 10, "gpt-4o-mini", "llama-3-8b", "a"),

@@ -1,4 +1,4 @@
-"""The built-in recipes ship inside the package (prefjudge/builtin_recipes/) and are named by their
+"""The built-in recipes ship inside the package (prefjudge/recipes/builtin/) and are named by their
 bare name: ``prefjudge recipe list``, ``recipe show NAME``, ``recipe run NAME``, ``load_recipe(NAME)``."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 import prefjudge
 from prefjudge.errors import ConfigError
-from prefjudge.judges_file import load_judges
-from prefjudge.train.cli import app
-from prefjudge.train.recipes import BUILTIN_DIR, builtin_recipes, find_recipe, load_recipe
-from prefjudge.train.run import run_recipe
+from prefjudge.judging.judges_file import load_judges
+from prefjudge.cli.train import app
+from prefjudge.recipes.loading import BUILTIN_DIR, builtin_recipes, find_recipe, load_recipe
+from prefjudge.recipes.runner import run_recipe
 
 runner = CliRunner()
 NAMES = ["curate_judge_train", "llm_twin", "neuralhermes", "qwen25_stack_exchange", "tinyllama_sft_dpo"]
@@ -27,7 +27,7 @@ def elsewhere(monkeypatch, tmp_path):
 
 
 def test_builtin_folder_is_inside_the_package_with_its_samples():
-    assert BUILTIN_DIR == Path(prefjudge.__file__).resolve().parent / "builtin_recipes"
+    assert BUILTIN_DIR == Path(prefjudge.__file__).resolve().parent / "recipes" / "builtin"
     assert sorted(builtin_recipes()) == NAMES
     assert (BUILTIN_DIR / "data" / "pipeline_prompts.jsonl").is_file()
     assert not (Path(prefjudge.__file__).resolve().parents[1] / "recipes").exists()  # one copy only

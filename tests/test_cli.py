@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -24,7 +25,7 @@ def test_help_lists_commands():
 def test_recipe_dry_run_through_the_top_level_command():
     import pathlib
 
-    recipe = pathlib.Path(__file__).resolve().parents[1] / "prefjudge" / "builtin_recipes" / "neuralhermes.yaml"
+    recipe = pathlib.Path(__file__).resolve().parents[1] / "prefjudge" / "recipes" / "builtin" / "neuralhermes.yaml"
     out = subprocess.run([sys.executable, "-m", "prefjudge.cli", "recipe", "run", str(recipe), "--dry-run"],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -68,6 +69,12 @@ def test_trl_style_judge_interface(sim_world):
         good, bad = "A careful, correct answer.", "wrong"
         sim_world.register(good, quality=2.0)
         sim_world.register(bad, quality=-2.0)
+        from prefjudge.integrations.trl import PairwiseJudge
+
         judge = pj.Judge("gpt-sim", base_url=server.base_url, api_key="x")
-        ranks = judge.judge(["q1", "q2"], [[good, bad], [bad, good]], shuffle_order=True)
-    assert ranks == [0, 1]
+        ranks = PairwiseJudge(judge).judge(["q1", "q2"], [[good, bad], [bad, good]], shuffle_order=True)
+        with pytest.warns(DeprecationWarning, match="PairwiseJudge"):
+            old = judge.judge(["q1", "q2"], [[good, bad], [bad, good]], shuffle_order=True)
+        with pytest.raises(pj.InputError, match="row 0, field 'completions'"):
+            PairwiseJudge(judge).judge(["q1"], [[good, bad, bad]])
+    assert ranks == old == [0, 1]

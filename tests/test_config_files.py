@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 import prefjudge as pj
 from prefjudge.curate.config import CurateConfig
 from prefjudge.errors import ConfigError
-from prefjudge.judges_file import load_judges, read_judge_specs
+from prefjudge.judging.judges_file import load_judges, read_judge_specs
 from prefjudge.testing import SimServerConfig
 from prefjudge.train.config import load_config as load_train_config
-from prefjudge.train.recipes import load_recipe
+from prefjudge.recipes.loading import load_recipe
 
 SECRET = "sk-test-DO-NOT-EXPORT-0123456789"
 
@@ -216,7 +216,7 @@ def test_cli_rank_and_curate_print_config_errors_on_one_line(tmp_path):
 def test_shipped_judges_file_and_recipes_load():
     from pathlib import Path
 
-    from prefjudge.train.recipes import BUILTIN_DIR as root
+    from prefjudge.recipes.loading import BUILTIN_DIR as root
 
     assert len(load_judges(root / "judges.yaml")) == 3
     recipes = [r for r in sorted(root.glob("*.yaml")) if r.name != "judges.yaml"]
@@ -228,7 +228,7 @@ def test_shipped_judges_file_and_recipes_load():
 
 
 def test_dry_run_credentials_note_names_api_key_env(monkeypatch):
-    from prefjudge.train.pipeline_plan import key_note
+    from prefjudge.recipes.curate_plan import key_note
 
     monkeypatch.delenv("PJ_TEST_CONFIG_KEY", raising=False)
     assert key_note({"model": "gpt-4o-mini", "api_key_env": "PJ_TEST_CONFIG_KEY"}) == "PJ_TEST_CONFIG_KEY (NOT set)"

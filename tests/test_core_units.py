@@ -10,10 +10,10 @@ import pytest
 
 import prefjudge as pj
 from prefjudge.errors import InputError
-from prefjudge.judge import display_orders, shown, to_original
-from prefjudge.pairs import normalize_pairs
-from prefjudge.ratelimit import RateLimiter
-from prefjudge.store import Store, request_key
+from prefjudge.judging.judge import display_orders, shown, to_original
+from prefjudge.judging.pairs import normalize_pairs
+from prefjudge.judging.ratelimit import RateLimiter
+from prefjudge.judging.store import Store, request_key
 from prefjudge.types import Completion, Pair, Verdict
 
 
@@ -144,7 +144,7 @@ def test_judge_config_is_strict_and_keeps_secrets_out():
 
 
 def test_cost_from_offline_price_map():
-    from prefjudge.cost import cost_usd
+    from prefjudge.judging.cost import cost_usd
 
     c = cost_usd("gpt-4o-mini", 1_000_000, 0)
     assert c is not None and 0.01 < c < 10  # dollars per million input tokens, a known model
@@ -178,7 +178,7 @@ def test_public_names_resolve_to_functions_even_after_submodule_imports():
     import sys
 
     # pj.audit is the function; the package prefjudge.audit is what importing from it gives
-    code = ("import sys, prefjudge.audit, prefjudge.jury, prefjudge.curate, prefjudge as pj; "
+    code = ("import sys, prefjudge.audit, prefjudge.aggregation.jury, prefjudge.curate, prefjudge as pj; "
             "pa = sys.modules['prefjudge.audit']; "
             "print(callable(pj.audit), callable(pj.aggregate), callable(pj.export), "
             "all(getattr(pj, n) is not None for n in pj.__all__), 'AuditReport' in pa.__all__, "

@@ -172,7 +172,7 @@ def test_to_pairs_random_order_with_human_label():
 
 
 def test_to_pairs_feeds_rank_pairs_validation():
-    from prefjudge.pairs import normalize_pairs
+    from prefjudge.judging.pairs import normalize_pairs
 
     ds = pc.load_preferences(HH)
     pairs = normalize_pairs(pc.to_pairs(ds))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import prefjudge as pj
 import prefjudge.curate as pc
-from prefjudge.audit.ci import wilson
+from prefjudge.stats.intervals import wilson
 from prefjudge.testing import SimServer, SimWorld, default_sim_jury, make_demo_pairs
 
 

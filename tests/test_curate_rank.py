@@ -7,7 +7,7 @@ import pytest
 import prefjudge as pj
 import prefjudge.curate as pc
 from prefjudge.curate.generate import generate
-from prefjudge.curate.rank import ResponseRanking, rank_responses
+from prefjudge.curate.ranking import ResponseRanking, rank_responses
 from prefjudge.errors import InputError
 from prefjudge.testing import FaultPlan, SimGenerator, SimJudge, SimServer, SimWorld, make_demo_prompts
 from prefjudge.testing.sim import seeded_rng

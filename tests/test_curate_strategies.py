@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from prefjudge.curate.bt import fit_bt
-from prefjudge.curate.posterior import all_pairs, extreme_probabilities, round_robin_extremes, tie_priority
+from prefjudge.stats.bt import fit_bt
+from prefjudge.stats.posterior import all_pairs, extreme_probabilities, round_robin_extremes, tie_priority
 from prefjudge.curate.selection import strength_order
 from prefjudge.curate.strategies import Adaptive, Knockout, RoundRobin, phase_one_cost
 

@@ -62,7 +62,7 @@ def test_chat_prompt_names_the_message(server, bad):
 
 
 def test_other_control_characters_are_fine():
-    from prefjudge.pairs import normalize_pairs
+    from prefjudge.judging.pairs import normalize_pairs
 
     rows = _rows(1)
     rows[0]["response_a"] = "tab\there, bell \x07, escape \x1b[0m, form feed \x0c"
@@ -70,7 +70,7 @@ def test_other_control_characters_are_fine():
 
 
 def test_chat_message_extra_fields_must_be_plain_values():
-    from prefjudge.pairs import normalize_pairs
+    from prefjudge.judging.pairs import normalize_pairs
 
     rows = _rows(1)
     rows[0]["prompt"] = [{"role": "user", "content": "Hi", "name": b"bytes"}]
@@ -83,7 +83,7 @@ def test_chat_message_extra_fields_must_be_plain_values():
 
 
 def test_extra_column_text_is_checked_too():
-    from prefjudge.pairs import normalize_pairs
+    from prefjudge.judging.pairs import normalize_pairs
 
     rows = _rows()
     rows[1]["source"] = "web" + SURROGATE
@@ -170,7 +170,7 @@ def test_integer_column_label_becomes_a_string(server):
 
 
 def test_label_that_collides_after_str_is_refused():
-    from prefjudge.pairs import normalize_pairs
+    from prefjudge.judging.pairs import normalize_pairs
 
     df = pd.DataFrame([["Q?", "A", "B", 1, 2]], columns=["prompt", "response_a", "response_b", 0, "0"])
     with pytest.raises(InputError) as e:
@@ -179,7 +179,7 @@ def test_label_that_collides_after_str_is_refused():
 
 
 def test_duplicate_column_names_are_refused():
-    from prefjudge.pairs import normalize_pairs
+    from prefjudge.judging.pairs import normalize_pairs
 
     df = pd.DataFrame([["Q?", "A", "B", "C"]], columns=["prompt", "response_a", "response_b", "response_a"])
     with pytest.raises(InputError) as e:
@@ -194,7 +194,7 @@ def test_duplicate_column_names_are_refused():
 # ---- human labels ---------------------------------------------------------------------------------
 
 def test_human_labels_from_a_float_column():
-    from prefjudge.pairs import normalize_pairs
+    from prefjudge.judging.pairs import normalize_pairs
 
     df = pd.DataFrame(_rows(3))
     df["human"] = [1, 2, None]  # pandas makes these floats 1.0, 2.0, NaN
@@ -205,7 +205,7 @@ def test_human_labels_from_a_float_column():
 
 @pytest.mark.parametrize("value", [True, False, 3, "A!"])
 def test_bad_human_labels_are_refused(value):
-    from prefjudge.pairs import normalize_pairs
+    from prefjudge.judging.pairs import normalize_pairs
 
     rows = _rows(2)
     rows[1]["human"] = value
@@ -215,7 +215,7 @@ def test_bad_human_labels_are_refused(value):
 
 
 def test_pd_na_counts_as_missing():
-    from prefjudge.pairs import normalize_pairs
+    from prefjudge.judging.pairs import normalize_pairs
 
     rows = _rows(1)
     rows[0]["system"] = pd.NA
@@ -396,7 +396,7 @@ def test_winner_column_of_ints_is_refused_with_the_row():
 
 
 def test_curate_tables_get_string_labels_and_refuse_duplicates():
-    from prefjudge.curate.rows import to_frame
+    from prefjudge.formatting.rows import to_frame
 
     df = pd.DataFrame([["Q?", "good", "bad", 7]], columns=["prompt", "chosen", "rejected", 0])
     assert list(to_frame(df).columns) == ["prompt", "chosen", "rejected", "0"]

@@ -1,11 +1,11 @@
-"""prefjudge.judges_file: the one reader of judges YAML files (rank CLI, recipes, quickstart)."""
+"""prefjudge.judging.judges_file: the one reader of judges YAML files (rank CLI, recipes, quickstart)."""
 
 from __future__ import annotations
 
 import pytest
 
 from prefjudge.errors import ConfigError
-from prefjudge.judges_file import load_judges, read_judge_specs
+from prefjudge.judging.judges_file import load_judges, read_judge_specs
 
 
 def test_a_list_or_a_judges_key(tmp_path):

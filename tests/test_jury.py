@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prefjudge.agreement import agreement_share, cohen_kappa, fleiss_kappa
+from prefjudge.aggregation.agreement import agreement_share, cohen_kappa, fleiss_kappa
 from prefjudge.errors import ConfigError, InputError
-from prefjudge.jury import Jury, aggregate
+from prefjudge.aggregation.jury import Jury, aggregate
 from prefjudge.result import RankResult
 
 
@@ -76,8 +76,8 @@ def test_majority_hand_computed():
 
 def test_majority_matches_call_majority_with_one_call_per_judge():
     # "majority" (one vote per judge) and "call_majority" (one vote per call) differ only when a
-    # judge makes several calls on a pair; prefjudge.majority.majority is the jury's rule itself.
-    from prefjudge.majority import majority
+    # judge makes several calls on a pair; prefjudge.aggregation.jury.majority is the jury's rule itself.
+    from prefjudge.aggregation.jury import majority
     from prefjudge.judgments import normalize_judgments
 
     t = normalize_judgments(table(VOTES))

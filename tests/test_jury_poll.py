@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from prefjudge.jury import aggregate
+from prefjudge.aggregation.jury import aggregate
 
 from _audit_helpers import SimJudgeSpec, judge_pairs, make_pairs
 

@@ -21,7 +21,7 @@ from prefjudge.testing.scripted import ScriptedServer
 
 def test_prompt_text_is_one_function_for_pairs_and_curation():
     from prefjudge.content import prompt_text
-    from prefjudge.curate import rows
+    from prefjudge.formatting import rows
     from prefjudge.types import Pair
 
     assert not hasattr(rows, "prompt_text")  # curation imports prefjudge.content's
@@ -62,9 +62,9 @@ def test_judge_shows_a_system_message_of_the_prompt_as_the_system_prompt():
 
 def test_content_ids_are_unchanged_and_come_from_one_function():
     from prefjudge import content
-    from prefjudge import pairs
-    from prefjudge.curate import rows
-    from prefjudge.pairs import normalize_pairs
+    from prefjudge.judging import pairs
+    from prefjudge.formatting import rows
+    from prefjudge.judging.pairs import normalize_pairs
 
     assert not hasattr(rows, "content_id")
     assert pairs.content_id is content.content_id
@@ -99,7 +99,7 @@ def test_one_stable_sigmoid_for_scalars_and_arrays():
 
 @pytest.mark.parametrize("module, local", [
     ("prefjudge.testing.sim", "sigmoid"),
-    ("prefjudge.audit.lc", "_sigmoid"),
+    ("prefjudge.stats.lc", "_sigmoid"),
 ])
 def test_no_private_sigmoid_copies(module, local):
     from prefjudge.mathutil import sigmoid
@@ -129,7 +129,7 @@ def test_config_models_share_one_strict_base(module):
 
 def test_one_cli_fail_helper(tmp_path):
     from prefjudge.cli import app
-    from prefjudge.train import cli as train_cli
+    from prefjudge.cli import train as train_cli
 
     assert not hasattr(train_cli, "_fail")
     result = CliRunner().invoke(app, ["train", "dpo", str(tmp_path / "missing.yaml")])
@@ -142,10 +142,10 @@ def test_one_cli_fail_helper(tmp_path):
 @pytest.mark.parametrize("module, name", [
     ("prefjudge.errors", "RetriesExhausted"),
     ("prefjudge.types", "PairOutcome"),
-    ("prefjudge.majority", "Aggregator"),
-    ("prefjudge.agreement", "pairwise_agreement"),
-    ("prefjudge.audit.ci", "wilson_arrays"),
-    ("prefjudge.curate.bt", "win_probability"),
+    ("prefjudge.aggregation.jury", "Aggregator"),
+    ("prefjudge.aggregation.agreement", "pairwise_agreement"),
+    ("prefjudge.stats.intervals", "wilson_arrays"),
+    ("prefjudge.stats.bt", "win_probability"),
     ("prefjudge.curate.filters", "filter_from_config"),
     ("prefjudge.train.sources", "_first"),
     ("prefjudge.train.memory", "NO_BF16"),

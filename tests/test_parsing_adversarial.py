@@ -9,7 +9,7 @@ import math
 import pytest
 
 import prefjudge as pj
-from prefjudge.parsing import parse_json_verdict, parse_logprob_verdict, parse_verdict
+from prefjudge.judging.parsing import parse_json_verdict, parse_logprob_verdict, parse_verdict
 from prefjudge.testing.protocol import coded_reply
 from prefjudge.testing.scripted import ScriptedServer
 

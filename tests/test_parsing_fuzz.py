@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from prefjudge.parsing import parse_json_verdict, parse_logprob_verdict, parse_verdict
+from prefjudge.judging.parsing import parse_json_verdict, parse_logprob_verdict, parse_verdict
 
 FUZZ = settings(deadline=None, derandomize=True, max_examples=300, suppress_health_check=list(HealthCheck))
 

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from prefjudge.errors import ConfigError
-from prefjudge.train.recipes import BUILTIN_DIR, load_recipe
-from prefjudge.train.run import run_recipe, with_judges
+from prefjudge.recipes.loading import BUILTIN_DIR, load_recipe
+from prefjudge.recipes.runner import run_recipe, with_judges
 from prefjudge.train.scores import explanation_score
 from _quickstart_helpers import artefact_paths
 

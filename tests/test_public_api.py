@@ -132,7 +132,7 @@ def _static_imports(path: Path) -> dict[str, tuple[str, str]]:
     return out
 
 
-@pytest.mark.parametrize("package", ["prefjudge", "prefjudge.train", "prefjudge.testing", "prefjudge.curate",
+@pytest.mark.parametrize("package", ["prefjudge", "prefjudge.train", "prefjudge.recipes", "prefjudge.testing", "prefjudge.curate",
                                      "prefjudge.audit"])
 def test_every_public_name_is_visible_to_type_checkers(package):
     mod = importlib.import_module(package)
@@ -159,7 +159,7 @@ def test_helpers_at_the_root_still_work_with_a_warning_naming_their_home():
     for name, home in pj._DEPRECATED.items():
         module, _, attr = home.rpartition(".")
         if isinstance(vars(pj).get(name), types.ModuleType):
-            continue  # "majority": the submodule prefjudge.majority, once imported, is the attribute
+            continue  # "majority": the submodule prefjudge.aggregation.jury, once imported, is the attribute
         with pytest.warns(DeprecationWarning, match=rf"prefjudge\.{name}.*{home}"):
             obj = getattr(pj, name)
         assert obj is getattr(importlib.import_module(module), attr)
@@ -191,11 +191,11 @@ def test_old_keyword_names_still_work_with_a_warning():
 
 
 def test_audit_is_the_function_after_any_import_of_the_package():
-    code = ("import sys, types, inspect, prefjudge.audit.ci, prefjudge.audit; from prefjudge.audit import AuditReport; "
+    code = ("import sys, types, inspect, prefjudge.audit.render.html, prefjudge.audit; from prefjudge.audit import AuditReport; "
             "import prefjudge as pj; from prefjudge import audit; "
             "pkg = sys.modules['prefjudge.audit']; "
             "print(inspect.isfunction(pj.audit), audit is pj.audit is pkg.audit, type(pkg) is types.ModuleType, "
-            "hasattr(pkg, 'ci'), AuditReport is pj.AuditReport, "
+            "hasattr(pkg, 'render'), AuditReport is pj.AuditReport, "
             "type(pj.audit([{'pair_id': 1, 'judge': 'j', 'winner': 'a'}])).__name__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True", "True", "True", "True", "AuditReport"]

@@ -92,7 +92,7 @@ def test_the_readme_main_command_runs_in_a_fresh_copy(tmp_path):
             assert out in path.parents, (label, path)
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "ok" and run["out"] == str(out)
-    assert run["recipe_path"] == str(clone / "prefjudge" / "builtin_recipes" / "curate_judge_train.yaml")  # the copy's own code ran
+    assert run["recipe_path"] == str(clone / "prefjudge" / "recipes" / "builtin" / "curate_judge_train.yaml")  # the copy's own code ran
     assert run["curate"]["simulated_jury"] and run["curate"]["rows"]["exported"] > 0
     assert run["curate"]["audit"]["html"] == str(out / "curate" / "audit.html")
     assert run["train"]["history"] and "loss" in run["train"]["history"][-1]
@@ -102,7 +102,7 @@ def test_the_readme_main_command_runs_in_a_fresh_copy(tmp_path):
     assert f"{run['eval']['win_rate']['value']:.2f}" in proc.stdout
     # nothing of the copy's run landed in this repository
     after = set(os.listdir(ROOT / "runs")) if (ROOT / "runs").is_dir() else set()
-    assert out.name not in after - before and not (ROOT / "prefjudge" / "builtin_recipes" / "runs").exists()
+    assert out.name not in after - before and not (ROOT / "prefjudge" / "recipes" / "builtin" / "runs").exists()
 
 
 def test_ci_runs_exactly_the_readme_test_command():

@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from prefjudge.cli import app
-from prefjudge.train.recipes import BUILTIN_DIR, load_recipe
+from prefjudge.recipes.loading import BUILTIN_DIR, load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = BUILTIN_DIR / "data" / "pipeline_prompts.jsonl"
@@ -179,7 +179,7 @@ def test_two_quickstarts_in_the_same_second_get_two_folders(tmp_path, monkeypatc
     assert first != second and first.is_dir() and second.is_dir()
     assert first == tmp_path / "runs" / "quickstart-20250102-030405"
     assert second.parent == first.parent and second.name.startswith(first.name)
-    from prefjudge.train.run import default_out as recipe_default_out
+    from prefjudge.recipes.runner import default_out as recipe_default_out
 
     a, b = recipe_default_out("paths", "smoke", now), recipe_default_out("paths", "smoke", now)
     assert a != b and a.is_dir() and b.is_dir() and a.is_absolute()

@@ -10,7 +10,7 @@ import textwrap
 import time
 
 import prefjudge as pj
-from prefjudge.store import Store
+from prefjudge.judging.store import Store
 from prefjudge.testing import SimJudge, SimServer, make_demo_pairs
 
 N_PAIRS = 150

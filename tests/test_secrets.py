@@ -35,7 +35,7 @@ def test_redact_text():
 
 
 def test_judge_repr_and_meta_hide_url_credentials(monkeypatch):
-    from prefjudge.rank import judge_meta
+    from prefjudge.judging.rank_pairs import judge_meta
 
     judge = pj.Judge("m", base_url=f"http://user:{URL_PASSWORD}@127.0.0.1:9/v1", api_key=KEY)
     for text in (repr(judge), str(judge), json.dumps(judge_meta(judge))):

@@ -16,7 +16,7 @@ import pytest
 
 import prefjudge as pj
 from prefjudge.errors import PrefjudgeError, StoreError
-from prefjudge.store import APPLICATION_ID, MIGRATIONS, Store
+from prefjudge.judging.store import APPLICATION_ID, MIGRATIONS, Store
 from prefjudge.testing import SimJudge, SimServer, make_demo_pairs
 from prefjudge.types import Completion
 
@@ -53,7 +53,7 @@ def _fingerprint(path):
 
 WORKER = """
 import os, sys, time
-from prefjudge.store import Store
+from prefjudge.judging.store import Store
 from prefjudge.types import Completion
 path, go, ready, me = sys.argv[1:5]
 open(ready, "w").close()

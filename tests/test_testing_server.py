@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from prefjudge.errors import ConfigError
-from prefjudge.templates import load_template
+from prefjudge.judging.templates import load_template
 from prefjudge.testing import (
     FaultPlan, SimGenerator, SimJudge, SimServer, SimServerConfig, SimWorld, make_demo_pairs, request_key,
 )

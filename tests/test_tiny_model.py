@@ -7,7 +7,7 @@ import json
 import pytest
 
 from prefjudge.errors import InputError
-from prefjudge.testing.tiny_model import MARKER, build_tiny_model
+from prefjudge.train.tiny_model import MARKER, build_tiny_model
 
 
 @pytest.fixture(scope="module")

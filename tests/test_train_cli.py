@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from prefjudge.train.cli import app
-from prefjudge.train.recipes import BUILTIN_DIR
+from prefjudge.cli.train import app
+from prefjudge.recipes.loading import BUILTIN_DIR
 
 RECIPES = BUILTIN_DIR
 runner = CliRunner()

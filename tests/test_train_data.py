@@ -11,8 +11,8 @@ import pytest
 from prefjudge.errors import InputError
 from prefjudge.train import data as D
 from prefjudge.train.config import DataConfig
-from prefjudge.train.llm_twin import build_llm_twin_dataset, clean_text, parse_triples, read_articles
-from prefjudge.train.recipes import BUILTIN_DIR
+from prefjudge.recipes.llm_twin import build_llm_twin_dataset, clean_text, parse_triples, read_articles
+from prefjudge.recipes.loading import BUILTIN_DIR
 from prefjudge.train.sources import llm_twin_reject_reason
 
 SAMPLES = BUILTIN_DIR / "data"
@@ -104,7 +104,7 @@ def test_shuffle_cap_and_split_are_seeded():
 def test_drop_too_long_counts_rows(tmp_path):
     from transformers import AutoTokenizer
 
-    from prefjudge.testing.tiny_model import build_tiny_model
+    from prefjudge.train.tiny_model import build_tiny_model
 
     tok = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "tiny"))
     short = {"prompt": "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", "chosen": "Hello.", "rejected": "Go."}

@@ -8,7 +8,7 @@ from prefjudge.errors import ConfigError
 from prefjudge.train.architectures import KNOWN, dims_for
 from prefjudge.train.config import config_from_dict
 from prefjudge.train.memory import GPUS, estimate_memory, lora_param_count, weight_bytes
-from prefjudge.train.recipes import deep_merge
+from prefjudge.recipes.schema import deep_merge
 
 BASE = {"model": {"name_or_path": "teknium/OpenHermes-2.5-Mistral-7B"}, "data": {"hub_id": "x"},
         "dpo": {"per_device_train_batch_size": 4, "max_length": 1536}}
@@ -37,7 +37,7 @@ def test_hub_ids_resolve_and_unknown_ones_fail():
 def test_local_config_dims_count_the_real_parameters(tmp_path):
     from transformers import AutoModelForCausalLM
 
-    from prefjudge.testing.tiny_model import build_tiny_model
+    from prefjudge.train.tiny_model import build_tiny_model
 
     path = build_tiny_model(tmp_path / "m", num_heads=4, num_kv_heads=2)
     dims = dims_for(str(path))
@@ -49,7 +49,7 @@ def test_lora_count_matches_peft(tmp_path):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from prefjudge.testing.tiny_model import build_tiny_model
+    from prefjudge.train.tiny_model import build_tiny_model
 
     path = build_tiny_model(tmp_path / "m", num_heads=4, num_kv_heads=2)
     targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from prefjudge.train.recipes import BUILTIN_DIR
-from prefjudge.train.run import run_recipe
+from prefjudge.recipes.loading import BUILTIN_DIR
+from prefjudge.recipes.runner import run_recipe
 
 RECIPES = BUILTIN_DIR
 FOUR = ["neuralhermes", "tinyllama_sft_dpo", "llm_twin", "qwen25_stack_exchange"]
@@ -102,7 +102,8 @@ def test_neuralhermes_eval_shows_the_learned_preference(neuralhermes):
 @pytest.mark.slow
 def test_evaluate_is_not_one_sided(neuralhermes):
     """Swapping the roles turns the verdicts around; a model against itself only ties."""
-    from prefjudge.train.evaluation import evaluate, simulated_jury
+    from prefjudge.recipes.evaluation import evaluate
+    from prefjudge.testing.jury import simulated_jury
 
     run = read_run(neuralhermes)
     merged, base = run["merged_path"], run["train"]["base_model"]

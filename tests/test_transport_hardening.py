@@ -148,8 +148,8 @@ def test_cancelled_error_still_propagates():
     import asyncio
 
     from prefjudge.backends import Backend, register_backend
-    from prefjudge.engine import Engine
-    from prefjudge.store import Store
+    from prefjudge.judging.engine import Engine
+    from prefjudge.judging.store import Store
 
     class Cancelling(Backend):
         async def complete(self, messages, params):
@@ -190,7 +190,7 @@ def test_retry_after_is_parsed_per_rfc_9110_and_clamped():
 
 def test_retry_waits_are_finite_and_capped():
     from prefjudge.backends.errors_map import MAX_RETRY_AFTER_S, MAX_RETRY_WAIT_S
-    from prefjudge.engine import retry_wait
+    from prefjudge.judging.engine import retry_wait
 
     plain = TransientBackendError("x")
     for n in range(1, 12):
@@ -265,9 +265,9 @@ def test_logprobs_without_text_are_usable_in_logprob_mode(tmp_path):
 
 @pytest.mark.timeout(60)
 def test_an_old_store_row_with_empty_text_is_called_again(tmp_path):
-    from prefjudge.engine import Engine
-    from prefjudge.pairs import normalize_pairs
-    from prefjudge.store import Store
+    from prefjudge.judging.engine import Engine
+    from prefjudge.judging.pairs import normalize_pairs
+    from prefjudge.judging.store import Store
     from prefjudge.types import Completion
 
     store = tmp_path / "s.db"
@@ -300,8 +300,8 @@ def test_same_model_on_another_server_is_called_not_replayed(tmp_path):
 
 
 def test_key_is_unchanged_for_hosted_apis_and_ignores_url_credentials():
-    from prefjudge.engine import Engine
-    from prefjudge.store import Store, request_hash
+    from prefjudge.judging.engine import Engine
+    from prefjudge.judging.store import Store, request_hash
 
     messages = [{"role": "user", "content": "hi"}]
     judge = pj.Judge("gpt-4o-mini", api_key="k", params={"seed": 1})
@@ -327,7 +327,7 @@ TEMPLATE = "=== user ===\n{{question}}\nA: {{answer_a}}\nB: {{answer_b}}\n%s\n"
 
 
 def test_edited_template_file_is_read_again(tmp_path):
-    from prefjudge.templates import load_template
+    from prefjudge.judging.templates import load_template
 
     path = tmp_path / "t.txt"
     path.write_text(TEMPLATE % "Say [[A]] or [[B]].")
@@ -339,7 +339,7 @@ def test_edited_template_file_is_read_again(tmp_path):
 
 
 def test_non_utf8_template_is_a_config_error_naming_the_path(tmp_path):
-    from prefjudge.templates import load_template
+    from prefjudge.judging.templates import load_template
 
     path = tmp_path / "latin1.txt"
     path.write_bytes((TEMPLATE % "Réponse: [[A]] ou [[B]]").encode("latin-1"))
@@ -389,8 +389,8 @@ def test_litellm_backend_refuses_extra_query():
 
 
 def test_headers_stay_out_of_the_key_and_the_repr():
-    from prefjudge.engine import Engine
-    from prefjudge.store import Store
+    from prefjudge.judging.engine import Engine
+    from prefjudge.judging.store import Store
 
     messages = [{"role": "user", "content": "hi"}]
 

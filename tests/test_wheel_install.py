@@ -64,7 +64,7 @@ def test_installed_wheel_runs_the_quickstart_outside_the_checkout(site, tmp_path
                            capture_output=True, text=True, env=env, cwd=work, timeout=120)
     assert where.returncode == 0, where.stderr
     assert Path(where.stdout.strip()).resolve().is_relative_to(site.resolve()), where.stdout
-    assert (site / "prefjudge" / "builtin_recipes" / "curate_judge_train.yaml").is_file()
+    assert (site / "prefjudge" / "recipes" / "builtin" / "curate_judge_train.yaml").is_file()
 
     listed = subprocess.run([sys.executable, "-m", "prefjudge.cli", "recipe", "list"],
                             capture_output=True, text=True, env=env, cwd=work, timeout=300)

@@ -6,7 +6,7 @@
 
 ``prefjudge.audit`` the attribute is the function :func:`audit` (``pj.audit(result)``); this
 package is reached by importing from it (``from prefjudge.audit import AuditReport``,
-``import prefjudge.audit.ci``). ``import prefjudge`` imports this package first, so a later
+``import prefjudge.stats.intervals``). ``import prefjudge`` imports this package first, so a later
 ``import prefjudge.audit`` does not rebind ``prefjudge.audit`` to the package.
 
 Importing this package is cheap; numpy, pandas and matplotlib load when :func:`audit` runs.
@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._renamed import renamed_kwargs
-from .report import AuditReport
+from prefjudge._renamed import renamed_kwargs
+from prefjudge.audit.report import AuditReport
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..jury import RuleName, SameFamily
+    from prefjudge.aggregation.jury import RuleName, SameFamily
 
 __all__ = ["AuditReport", "audit", "from_alpaca_eval", "from_preference_dataset"]
 
@@ -46,12 +46,12 @@ def audit(
     with ``aggregate``/``quorum``/``same_family`` (see :class:`prefjudge.Jury`; ``rule=`` is the
     deprecated old name of ``aggregate=``). ``seed`` fixes the bootstrap.
     """
-    from .build import audit_table
-    from .importers import load_input
+    from prefjudge.audit.build import audit_table
+    from prefjudge.audit.importers import load_input
 
     inp = load_input(data, families)
     if inp.table.empty:
-        from ..errors import InputError
+        from prefjudge.errors import InputError
 
         raise InputError("nothing to audit: the judgments table is empty")
     d = audit_table(inp.table, outcomes=inp.outcomes, meta=inp.meta, rule=aggregate, quorum=quorum,
@@ -61,13 +61,13 @@ def audit(
 
 def from_alpaca_eval(data: Any, *, judge: str = "alpaca_eval", human_annotator: str | None = None) -> pd.DataFrame:
     """See :func:`prefjudge.audit.importers.from_alpaca_eval`."""
-    from .importers import from_alpaca_eval as f
+    from prefjudge.audit.importers import from_alpaca_eval as f
 
     return f(data, judge=judge, human_annotator=human_annotator)
 
 
 def from_preference_dataset(data: Any) -> pd.DataFrame:
     """See :func:`prefjudge.audit.importers.from_preference_dataset`."""
-    from .importers import from_preference_dataset as f
+    from prefjudge.audit.importers import from_preference_dataset as f
 
     return f(data)

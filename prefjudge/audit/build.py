@@ -7,13 +7,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..agreement import agreement_share, fleiss_kappa, pairwise_cohen, vote_matrix
-from ..votes import Encoded, Votes, collapse, encode, key_consistency, pair_table, winner_codes
-from .facts import PairFacts, judge_view, outcome_view, pair_facts
-from .family import family_matrix, family_preference
-from .generators import generators_entry
-from .stats import human_agreement, length_sd, longer_by_ratio, p_first, p_lists, p_longer, rate, slopes, usage
-from .warnings import build_warnings
+from prefjudge.aggregation.agreement import agreement_share, fleiss_kappa, pairwise_cohen, vote_matrix
+from prefjudge.aggregation.votes import Encoded, Votes, collapse, encode, key_consistency, pair_table, winner_codes
+from prefjudge.audit.facts import PairFacts, judge_view, outcome_view, pair_facts
+from prefjudge.audit.family import family_matrix, family_preference
+from prefjudge.audit.generators import generators_entry
+from prefjudge.audit.stats import human_agreement, length_sd, longer_by_ratio, p_first, p_lists, p_longer, rate, slopes, usage
+from prefjudge.audit.warnings import build_warnings
 
 TEXT_CHARS = 400
 
@@ -27,8 +27,8 @@ def audit_table(table: pd.DataFrame, *, outcomes: pd.DataFrame | None = None, me
     votes = collapse(enc)
     meta = dict(meta or {})
     if outcomes is None:
-        from ..jury import Jury
-        from ..jury_frame import aggregate_frame
+        from prefjudge.aggregation.jury import Jury
+        from prefjudge.aggregation.frame import aggregate_frame
 
         jury = Jury(list(enc.judges), aggregate=rule, quorum=quorum, same_family=same_family, families=families)
         outcomes, reliability = aggregate_frame(jury, table, enc=enc, votes=votes, human=(facts.human, facts.human_known))

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..votes import CLASS_SCORE, Encoded, Votes
-from .ci import bootstrap_mean
-from .facts import PairFacts
+from prefjudge.aggregation.votes import CLASS_SCORE, Encoded, Votes
+from prefjudge.stats.intervals import bootstrap_mean
+from prefjudge.audit.facts import PairFacts
 
 
 def reference_scores(votes: Votes, facts: PairFacts, n_pairs: int) -> tuple[np.ndarray, np.ndarray]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..votes import CLASS_SCORE
-from .facts import PairFacts
-from .lc import LCProblem, fit_lc, lc_win_rates, length_coefficient, length_feature
-from .stats import length_sd, rate
+from prefjudge.aggregation.votes import CLASS_SCORE
+from prefjudge.audit.facts import PairFacts
+from prefjudge.stats.lc import LCProblem, fit_lc, lc_win_rates, length_coefficient, length_feature
+from prefjudge.audit.stats import length_sd, rate
 
 
 def generators_entry(winner: np.ndarray, has: np.ndarray, facts: PairFacts) -> dict:

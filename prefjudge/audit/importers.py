@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from prefjudge.errors import InputError
 
 ALPACA_COLUMNS = ("output_1", "output_2", "preference")
 PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected")
@@ -35,14 +35,14 @@ class AuditInput:
 
 
 def _frame(data: Any) -> pd.DataFrame:
-    from ..judgments import _to_frame
+    from prefjudge.judgments import _to_frame
 
     return _to_frame(data)
 
 
 def load_input(data: Any, families: dict[str, str] | None = None) -> AuditInput:
     """Recognise ``data`` (see module doc) and return a normalized judgments table with its context."""
-    from ..jury import normalize
+    from prefjudge.aggregation.jury import normalize
 
     if hasattr(data, "judgments") and hasattr(data, "outcomes") and hasattr(data, "meta"):
         return _from_result(data, families)
@@ -62,7 +62,7 @@ def load_input(data: Any, families: dict[str, str] | None = None) -> AuditInput:
 
 def _from_result(result: Any, families: dict[str, str] | None) -> AuditInput:
     """A RankResult: fill texts, models and human labels the judgments lack from its pairs frame."""
-    from ..jury import normalize
+    from prefjudge.aggregation.jury import normalize
 
     table = normalize(result.judgments, families)
     pairs = result.pairs.set_index("id") if "id" in result.pairs.columns else None

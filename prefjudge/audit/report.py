@@ -62,7 +62,7 @@ class AuditReport:
 
     def to_markdown(self, path: str | Path | None = None) -> str:
         """Markdown tables for a README or a dataset card; written to ``path`` too when given."""
-        from .markdown import render_markdown
+        from prefjudge.audit.render.markdown import render_markdown
 
         text = render_markdown(self._data)
         _write(path, text)
@@ -70,7 +70,7 @@ class AuditReport:
 
     def to_html(self, path: str | Path | None = None) -> str:
         """One self-contained HTML file (inline SVG plots, no JavaScript); written to ``path`` too when given."""
-        from .html import render_html
+        from prefjudge.audit.render.html import render_html
 
         text = render_html(self._data)
         _write(path, text)

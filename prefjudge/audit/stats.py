@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..agreement import cohen_kappa
-from ..votes import A, B, CLASS_SCORE
-from .ci import bootstrap_clustered, wilson
-from .facts import LENGTH_MARGIN, PairFacts, VerdictView
-from .lc import length_feature, length_slope
+from prefjudge.aggregation.agreement import cohen_kappa
+from prefjudge.aggregation.votes import A, B, CLASS_SCORE
+from prefjudge.stats.intervals import bootstrap_clustered, wilson
+from prefjudge.audit.facts import LENGTH_MARGIN, PairFacts, VerdictView
+from prefjudge.stats.lc import length_feature, length_slope
 
 #: Length-ratio bins (longer / shorter) of the "prefers longer" curve.
 RATIO_BINS = (1.0, 1.25, 1.5, 2.0, 3.0, np.inf)

@@ -13,11 +13,11 @@ import importlib
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
-from .base import Backend, CallParams
+from prefjudge.errors import ConfigError
+from prefjudge.backends.base import Backend, CallParams
 
 if TYPE_CHECKING:
-    from ..judge import Judge
+    from prefjudge.judging.judge import Judge
 
 __all__ = ["Backend", "CallParams", "register_backend", "available_backends", "backend_class", "create_backend"]
 

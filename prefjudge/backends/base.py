@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..types import Completion
+from prefjudge.types import Completion
 
 if TYPE_CHECKING:
-    from ..judge import Judge
+    from prefjudge.judging.judge import Judge
 
 
 class CallParams(BaseModel):

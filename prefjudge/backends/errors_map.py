@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import math
 
-from ..errors import BackendError, PermanentBackendError, TransientBackendError
-from ..secrets import redact
+from prefjudge.errors import BackendError, PermanentBackendError, TransientBackendError
+from prefjudge.secrets import redact
 
 _TRANSIENT_STATUS = {408, 409, 425, 429}
 MAX_RETRY_AFTER_S = 60.0

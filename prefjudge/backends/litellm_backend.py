@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from ..errors import ConfigError
-from ..types import Completion
-from .base import Backend, CallParams
-from .errors_map import map_exception
-from .openai_backend import completion_from_response, request_kwargs, split_extra
+from prefjudge.errors import ConfigError
+from prefjudge.types import Completion
+from prefjudge.backends.base import Backend, CallParams
+from prefjudge.backends.errors_map import map_exception
+from prefjudge.backends.openai_backend import completion_from_response, request_kwargs, split_extra
 
 
 def import_litellm():

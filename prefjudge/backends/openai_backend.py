@@ -7,11 +7,11 @@ import os
 
 import httpx
 
-from ..errors import PermanentBackendError
-from ..types import Completion
-from .base import Backend, CallParams
-from .errors_map import map_exception
-from .reply import read_chat_completion, response_to_dict
+from prefjudge.errors import PermanentBackendError
+from prefjudge.types import Completion
+from prefjudge.backends.base import Backend, CallParams
+from prefjudge.backends.errors_map import map_exception
+from prefjudge.backends.reply import read_chat_completion, response_to_dict
 
 
 CLIENT_OPTIONS = ("extra_headers", "extra_body", "extra_query")

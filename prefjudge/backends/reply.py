@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..errors import PermanentBackendError
-from ..types import Completion
+from prefjudge.errors import PermanentBackendError
+from prefjudge.types import Completion
 
 
 def _bad(what: str) -> PermanentBackendError:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from ..errors import PermanentBackendError
-from ..types import Completion
-from .base import Backend, CallParams
+from prefjudge.errors import PermanentBackendError
+from prefjudge.types import Completion
+from prefjudge.backends.base import Backend, CallParams
 
 
 class TransformersBackend(Backend):

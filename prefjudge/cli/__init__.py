@@ -15,25 +15,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Sub-commands live in their own modules; each registers itself on `app` when imported.
+# Sub-commands live in their own modules. Those that define `@app.command` register themselves on
+# import; the others expose a command function or a sub-app, mounted here. No ImportError is
+# swallowed: a broken command module is a broken CLI, and `prefjudge --help` says so at once.
 _COMMAND_MODULES = ["prefjudge.cli.rank", "prefjudge.cli.quickstart", "prefjudge.cli.sim"]
-_OPTIONAL_APPS = [
-    # (module, attribute, kind, name): mounted when the module exists.
-    ("prefjudge.audit.cli", "audit_command", "command", "audit"),
-    ("prefjudge.curate.cli", "curate_command", "command", "curate"),
-    ("prefjudge.train.cli", "app", "typer", "train"),
-    ("prefjudge.train.cli", "merge_command", "command", "merge"),
-    ("prefjudge.train.cli", "eval_command", "command", "eval"),
-    ("prefjudge.train.cli", "recipe_app", "typer", "recipe"),
+_MOUNTED = [
+    # (module, attribute, kind, name)
+    ("prefjudge.cli.audit", "audit_command", "command", "audit"),
+    ("prefjudge.cli.curate", "curate_command", "command", "curate"),
+    ("prefjudge.cli.train", "app", "typer", "train"),
+    ("prefjudge.cli.train", "merge_command", "command", "merge"),
+    ("prefjudge.cli.train", "eval_command", "command", "eval"),
+    ("prefjudge.cli.train", "recipe_app", "typer", "recipe"),
 ]
 
 for _m in _COMMAND_MODULES:
     importlib.import_module(_m)
-for _module, _attr, _kind, _name in _OPTIONAL_APPS:
-    try:
-        _obj = getattr(importlib.import_module(_module), _attr)
-    except (ImportError, AttributeError):
-        continue
+for _module, _attr, _kind, _name in _MOUNTED:
+    _obj = getattr(importlib.import_module(_module), _attr)
     if _kind == "command":
         app.command(_name)(_obj)
     else:

@@ -1,3 +1,3 @@
-from . import main
+from prefjudge.cli import main
 
 main()

@@ -17,8 +17,8 @@ from typing import Any, Optional
 
 import typer
 
-from . import app
-from .common import fail
+from prefjudge.cli import app
+from prefjudge.cli.common import fail
 
 RECIPE = "curate_judge_train.yaml"
 BANNER = (
@@ -32,7 +32,7 @@ BANNER = (
 
 def recipe_path() -> Path:
     """The built-in ``curate_judge_train.yaml``, shipped inside the package (works from any folder)."""
-    from ..train.recipes import BUILTIN_DIR
+    from prefjudge.recipes.loading import BUILTIN_DIR
 
     return BUILTIN_DIR / RECIPE
 
@@ -40,7 +40,7 @@ def recipe_path() -> Path:
 def default_out(now: datetime | None = None) -> Path:
     """A new folder ``runs/quickstart-TIME`` under the current directory (``-2``, ``-3``... when
     another quickstart took that name in the same second)."""
-    from ..train.paths import fresh_dir
+    from prefjudge.recipes.paths import fresh_dir
 
     return fresh_dir("runs", f"quickstart-{(now or datetime.now(timezone.utc)).strftime('%Y%m%d-%H%M%S')}")
 
@@ -48,7 +48,7 @@ def default_out(now: datetime | None = None) -> Path:
 def judges_source(judges_file: Path | None) -> Path | None:
     """``--judges-file``, else ``PREFJUDGE_JUDGES``, else None (simulated); relative to the current
     directory, returned absolute."""
-    from ..train.paths import cli_path
+    from prefjudge.recipes.paths import cli_path
 
     env = os.environ.get("PREFJUDGE_JUDGES")
     chosen = judges_file or (Path(env) if env else None)
@@ -62,8 +62,8 @@ def quickstart_command(
     judges_file: Optional[Path] = typer.Option(None, help="YAML list of real judges (else PREFJUDGE_JUDGES, else simulated)."),
 ) -> None:
     """Curate a preference set with a jury, audit it, train on it (QLoRA DPO), merge and evaluate."""
-    from ..errors import PrefjudgeError
-    from ..train.paths import output_dir
+    from prefjudge.errors import PrefjudgeError
+    from prefjudge.recipes.paths import output_dir
 
     recipe = recipe_path()
     try:
@@ -89,7 +89,7 @@ def quickstart_command(
 
 def _run(recipe: Path, out: Path, judges: Path | None) -> dict[str, Any]:
     """Run the smoke profile; library output (TRL's logs, progress bars) goes to OUT/quickstart.log."""
-    from ..train.run import run_recipe
+    from prefjudge.recipes.runner import run_recipe
 
     console = sys.stdout
     with open(out / "quickstart.log", "w", encoding="utf-8") as log, \

@@ -8,9 +8,9 @@ from typing import Optional
 
 import typer
 
-from . import app
-from ..judges_file import load_judges
-from .common import fail
+from prefjudge.cli import app
+from prefjudge.judging.judges_file import load_judges
+from prefjudge.cli.common import fail
 
 
 @app.command("rank")
@@ -32,9 +32,9 @@ def rank_command(
 
     Example: prefjudge rank pairs.jsonl --judge gpt-4o-mini --order both --store runs.db --out ranked.parquet
     """
-    from ..judge import Judge
-    from ..io import read_table, write_table
-    from ..rank import rank_pairs
+    from prefjudge.judging.judge import Judge
+    from prefjudge.io import read_table, write_table
+    from prefjudge.judging.rank_pairs import rank_pairs
 
     try:
         judges = load_judges(judges_file) if judges_file else []

@@ -24,12 +24,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Literal
 
-from ..errors import InputError
+from prefjudge.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .report import CurationReport
+    from prefjudge.curate.report import CurationReport
 
 BalanceMode = Literal["equal", "match"]
 

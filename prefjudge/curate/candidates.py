@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..content import content_id
-from ..errors import InputError
-from ..textcheck import check_chars
-from .rows import check_prompt, check_text, clean_optional, is_missing, to_frame
+from prefjudge.content import content_id
+from prefjudge.errors import InputError
+from prefjudge.textcheck import check_chars
+from prefjudge.formatting.rows import check_prompt, check_text, clean_optional, is_missing, to_frame
 
 
 @dataclass

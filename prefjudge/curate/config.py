@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, SecretStr, field_serializer, field_validator, model_validator
 
-from ..config_base import StrictModel
+from prefjudge.config_base import StrictModel
 
 
 class InputConfig(StrictModel):
@@ -156,7 +156,7 @@ class CurateConfig(StrictModel):
     @field_serializer("judges", "generators")
     def _drop_keys(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Dumps (the exported ``prefjudge_config.yaml``, the Hub, ``run.json``) never hold a key."""
-        from ..config_files import drop_secrets
+        from prefjudge.config_files import drop_secrets
 
         return drop_secrets(specs)
 
@@ -164,6 +164,6 @@ class CurateConfig(StrictModel):
     def from_file(cls, path: str | Path) -> CurateConfig:
         """Load and validate a YAML (or JSON) file; errors name the file and the bad keys, and a
         file with an ``api_key`` is refused (``api_key_env`` names the key's environment variable)."""
-        from ..config_files import load_config
+        from prefjudge.config_files import load_config
 
         return load_config(path, cls, "curate config")

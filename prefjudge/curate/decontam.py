@@ -16,13 +16,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..content import prompt_text
-from ..errors import InputError
+from prefjudge.content import prompt_text
+from prefjudge.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .report import CurationReport
+    from prefjudge.curate.report import CurationReport
 
 _WORD = re.compile(r"\w+")
 Benchmarks = Mapping[str, Iterable[str]] | Sequence[str]

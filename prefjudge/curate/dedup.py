@@ -20,13 +20,13 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
-from ..content import prompt_text
-from ..errors import InputError
+from prefjudge.content import prompt_text
+from prefjudge.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .report import CurationReport
+    from prefjudge.curate.report import CurationReport
 
 _PUNCT = re.compile(r"[^\w\s]+")
 _SPACE = re.compile(r"\s+")

@@ -22,8 +22,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import InputError
-from ..textcheck import text_problem
+from prefjudge.errors import InputError
+from prefjudge.textcheck import text_problem
 
 ExportFormat = Literal["parquet", "jsonl", "disk"]
 CONFIG_FILE = "prefjudge_config.yaml"
@@ -98,7 +98,7 @@ def export(prefs: Any, path: str | Path, *, format: ExportFormat = "parquet", au
     _prepare(out, overwrite)
     pattern = write_data(prefs, out / rel, format).relative_to(out).as_posix()
     files = write_sidecars(prefs, out, audit=audit, config=config)
-    from .card import build_card
+    from prefjudge.curate.card import build_card
 
     card = build_card(prefs, audit=audit, pretty_name=pretty_name, license=license,
                       data_files=[{"split": split, "path": pattern}], config_file=CONFIG_FILE if CONFIG_FILE in files else None)
@@ -179,7 +179,7 @@ def config_yaml(config: Any) -> str:
     """The run's configuration as YAML text (pydantic model, dict, YAML text file path)."""
     import yaml
 
-    from ..config_files import drop_secrets, load_yaml
+    from prefjudge.config_files import drop_secrets, load_yaml
 
     if isinstance(config, (str, Path)) and Path(config).is_file():
         load_yaml(config)  # copied as is: a file with an api_key (or not a config file) is refused

@@ -19,13 +19,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..content import prompt_text
-from ..errors import InputError
+from prefjudge.content import prompt_text
+from prefjudge.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .report import CurationReport
+    from prefjudge.curate.report import CurationReport
 
 Predicate = Callable[[dict[str, Any]], bool]
 

@@ -1,7 +1,7 @@
 """``generate``: candidate answers from several models, through the same engine as judging.
 
 Each generator is a :class:`prefjudge.Judge` (model + backend + limits): calls go through
-:class:`prefjudge.engine.Engine`, so they share the store (reruns read finished answers back), the
+:class:`prefjudge.judging.engine.Engine`, so they share the store (reruns read finished answers back), the
 retry policy, rate limits and cost tracking. The output has one row per candidate and is what
 ``rank_responses`` takes.
 """
@@ -12,18 +12,18 @@ import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
-from ..content import content_id
-from ..errors import InputError
-from ..textcheck import check_chars
-from .rows import check_prompt, clean_optional, is_missing, to_frame
+from prefjudge.content import content_id
+from prefjudge.errors import InputError
+from prefjudge.textcheck import check_chars
+from prefjudge.formatting.rows import check_prompt, clean_optional, is_missing, to_frame
 
 if TYPE_CHECKING:
     import datasets
     import pandas as pd
 
-    from ..engine import Engine
-    from ..judge import Judge
-    from ..rank import StoreInput
+    from prefjudge.judging.engine import Engine
+    from prefjudge.judging.judge import Judge
+    from prefjudge.judging.rank_pairs import StoreInput
 
     #: strings, chat message lists, dicts with ``prompt`` (optional ``prompt_id``, ``system``), or a table
     PromptsInput = Union[pd.DataFrame, datasets.Dataset,
@@ -87,7 +87,7 @@ def generate(prompts: PromptsInput, generators: Judge | Sequence[Judge], n: int 
              store: StoreInput = None, max_tokens: int | None = None,
              progress: bool | None = None) -> pd.DataFrame:
     """``n`` answers per prompt from each generator; see :func:`agenerate`."""
-    from ..rank import run_sync
+    from prefjudge.judging.rank_pairs import run_sync
 
     return run_sync(agenerate(prompts, generators, n, temperature, system=system, seed=seed, store=store,
                               max_tokens=max_tokens, progress=progress))
@@ -108,9 +108,9 @@ async def agenerate(prompts: PromptsInput, generators: Judge | Sequence[Judge], 
     """
     import pandas as pd
 
-    from ..engine import Engine
-    from ..progress import ProgressBar
-    from ..store import Store
+    from prefjudge.judging.engine import Engine
+    from prefjudge.judging.progress import ProgressBar
+    from prefjudge.judging.store import Store
 
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise InputError(f"n must be a positive integer, not {n!r}", field="n")
@@ -132,7 +132,7 @@ async def agenerate(prompts: PromptsInput, generators: Judge | Sequence[Judge], 
 
 
 def _check_generators(generators: Any) -> list[Judge]:
-    from ..judge import Judge
+    from prefjudge.judging.judge import Judge
 
     gens = [generators] if isinstance(generators, Judge) else list(generators or [])
     if not gens:
@@ -149,7 +149,7 @@ def _check_generators(generators: Any) -> list[Judge]:
 
 async def _one(engine: Engine, p: dict, gen: Judge, k: int, temp: float, seed: int | None, max_tokens: int | None,
                bar: Any) -> dict[str, Any]:
-    from ..backends.base import CallParams
+    from prefjudge.backends.base import CallParams
 
     extra = dict(gen.params)
     if seed is not None and "seed" not in extra:

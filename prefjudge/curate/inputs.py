@@ -1,4 +1,4 @@
-"""Turn what ``to_preferences`` accepts into the working table of :mod:`prefjudge.curate.rows`.
+"""Turn what ``to_preferences`` accepts into the working table of :mod:`prefjudge.formatting.rows`.
 
 Accepted: a :class:`~prefjudge.result.RankResult` (one row per judged pair), any object with a
 ``preference_rows()`` method (the result of ``rank_responses``: one best-vs-worst row per prompt), or
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..content import content_id
-from ..errors import InputError
-from .rows import WORK_COLUMNS, answer_text, check_prompt, clean_optional, is_missing, require_columns, to_frame
+from prefjudge.content import content_id
+from prefjudge.errors import InputError
+from prefjudge.formatting.rows import WORK_COLUMNS, answer_text, check_prompt, clean_optional, is_missing, require_columns, to_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,7 +23,7 @@ _WINNERS = {"a", "b", "tie", None}
 
 def working_table(data: Any) -> pd.DataFrame:
     """Dispatch on the input type; every path validates and returns the working table."""
-    from ..result import RankResult
+    from prefjudge.result import RankResult
 
     if hasattr(data, "preference_rows"):
         return data.preference_rows()

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from .config import CurateConfig, DecontamConfig, FiltersConfig
-from .filters import Filter, chosen_ends_with, chosen_starts_upper, different_answers, max_prompt_chars, min_chosen_chars
-from .preferences import PreferenceSet
+from prefjudge.errors import ConfigError
+from prefjudge.curate.config import CurateConfig, DecontamConfig, FiltersConfig
+from prefjudge.curate.filters import Filter, chosen_ends_with, chosen_starts_upper, different_answers, max_prompt_chars, min_chosen_chars
+from prefjudge.curate.preferences import PreferenceSet
 
 
 @dataclass
@@ -32,7 +32,7 @@ def build_judges(cfg: CurateConfig) -> Any:
     judges = _judges(cfg.judges, "judges")
     if cfg.jury is None or not judges:
         return judges
-    from ..jury import Jury
+    from prefjudge.aggregation.jury import Jury
 
     return Jury(judges, aggregate=cfg.jury.aggregate, quorum=cfg.jury.quorum, same_family=cfg.jury.same_family)
 
@@ -43,7 +43,7 @@ def build_generators(cfg: CurateConfig) -> list[Any]:
 
 def _judges(specs: list[dict[str, Any]], field: str) -> list[Any]:
     """``Judge`` objects from config entries; a bad entry's error names ``field[i]``."""
-    from ..judge import Judge
+    from prefjudge.judging.judge import Judge
 
     out = []
     for i, spec in enumerate(specs):
@@ -56,7 +56,7 @@ def _judges(specs: list[dict[str, Any]], field: str) -> list[Any]:
 
 def build_filters(f: FiltersConfig) -> list[Filter]:
     """The configured filters, in a fixed order."""
-    from .loaders import seed_filters
+    from prefjudge.curate.loaders import seed_filters
 
     out: list[Filter] = seed_filters() if f.seed_filters else []
     if f.min_chosen_chars is not None:
@@ -98,12 +98,12 @@ def chat_template(spec: str | None) -> Any:
 
 def rank_input(cfg: CurateConfig) -> Any:
     """The ranked (or loaded) data that ``to_preferences`` curates."""
-    from ..io import read_table
-    from ..rank import rank_pairs
-    from .generate import generate
-    from .loaders import load_preferences
-    from .rank import rank_responses
-    from .rejudge import to_pairs
+    from prefjudge.io import read_table
+    from prefjudge.judging.rank_pairs import rank_pairs
+    from prefjudge.curate.generate import generate
+    from prefjudge.curate.loaders import load_preferences
+    from prefjudge.curate.ranking import rank_responses
+    from prefjudge.curate.rejudge import to_pairs
 
     inp, rk = cfg.input, cfg.rank
     judges = build_judges(cfg)
@@ -135,15 +135,15 @@ def preference_kwargs(cfg: CurateConfig) -> dict[str, Any]:
 
 def run_curation(cfg: CurateConfig, config_file: str | Path | None = None, *, push: bool = True) -> CurationRun:
     """Every step of the config; the export folder also holds the config (the file itself when given)."""
-    from ..result import RankResult
-    from .export import export
-    from .preferences import to_preferences
+    from prefjudge.result import RankResult
+    from prefjudge.curate.export import export
+    from prefjudge.curate.preferences import to_preferences
 
     ranked = rank_input(cfg)
     prefs = to_preferences(ranked, **preference_kwargs(cfg))
     report = None
     if cfg.output.audit and isinstance(ranked, RankResult) and len(ranked.judgments):
-        from ..audit import audit
+        from prefjudge.audit import audit
 
         report = audit(ranked)
     o = cfg.output
@@ -152,7 +152,7 @@ def run_curation(cfg: CurateConfig, config_file: str | Path | None = None, *, pu
                  pretty_name=o.pretty_name, overwrite=o.overwrite)
     commit = None
     if push and cfg.push is not None:
-        from .hub import push_to_hub
+        from prefjudge.curate.hub import push_to_hub
 
         commit = push_to_hub(prefs, cfg.push.repo_id, private=cfg.push.private, audit=report, config=config,
                              license=o.license, pretty_name=o.pretty_name)

@@ -15,15 +15,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError
-from .balance import balance_lengths
-from .decontam import Benchmarks, decontaminate as _decontaminate
-from .dedup import deduplicate
-from .filters import Filter, Predicate, apply_filters
-from .format import Format, format_rows
-from .inputs import working_table
-from .report import CurationReport
-from .rows import WORK_COLUMNS, clean_optional, is_missing
+from prefjudge.errors import InputError
+from prefjudge.curate.balance import balance_lengths
+from prefjudge.curate.decontam import Benchmarks, decontaminate as _decontaminate
+from prefjudge.curate.dedup import deduplicate
+from prefjudge.curate.filters import Filter, Predicate, apply_filters
+from prefjudge.formatting.trl import Format, format_rows
+from prefjudge.curate.inputs import working_table
+from prefjudge.curate.report import CurationReport
+from prefjudge.formatting.rows import WORK_COLUMNS, clean_optional, is_missing
 
 if TYPE_CHECKING:
     import datasets
@@ -109,7 +109,7 @@ def to_preferences(
 
 def _provenance(ranked: Any) -> dict[str, Any]:
     """The judging run's meta, or the source of a loaded dataset, or what a re-curated set recorded."""
-    from .loaders import SOURCE_PREFIX
+    from prefjudge.curate.loaders import SOURCE_PREFIX
 
     if isinstance(getattr(ranked, "provenance", None), dict):
         return {k: v for k, v in ranked.provenance.items() if k != "curation"}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from .inputs import from_preference_table
+from prefjudge.curate.inputs import from_preference_table
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -2,10 +2,10 @@
 
 Candidates are ranked by Bradley-Terry strength; exact ties (equal strengths, e.g. equal total
 scores in a round robin) by a priority seeded with the prompt id
-(:func:`~prefjudge.curate.posterior.tie_priority`). When every pair of a prompt was compared, the
+(:func:`~prefjudge.stats.posterior.tie_priority`). When every pair of a prompt was compared, the
 best and worst are rank 1 and rank N. Otherwise they are the answers a full round robin would most
 probably pick, given the comparisons made (``p_best``, ``p_worst``: see
-:mod:`prefjudge.curate.posterior`); with few comparisons these can differ from the strength order,
+:mod:`prefjudge.stats.posterior`); with few comparisons these can differ from the strength order,
 which weighs a win by the opponent's estimated strength rather than by what the round robin would see.
 """
 
@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..mathutil import sigmoid
-from .rows import WORK_COLUMNS
+from prefjudge.mathutil import sigmoid
+from prefjudge.formatting.rows import WORK_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .candidates import Group
-    from .rank import ResponseRanking
+    from prefjudge.curate.candidates import Group
+    from prefjudge.curate.ranking import ResponseRanking
 
 CANDIDATE_COLUMNS = ("prompt_id", "candidate_id", "candidate", "prompt", "system", "response", "model",
                      "strength", "se", "rank", "comparisons", "p_best", "p_worst", "selected")
@@ -45,7 +45,7 @@ def candidate_table(groups: list[Group], pairs: pd.DataFrame, outcomes: pd.DataF
     """
     import pandas as pd
 
-    from .bt import fit_bt
+    from prefjudge.stats.bt import fit_bt
 
     by = _outcomes_by_prompt(pairs, outcomes)
     count = pairs.groupby("prompt_id")[["cand_a", "cand_b"]].agg(list) if len(pairs) else None
@@ -73,7 +73,7 @@ def strength_order(s: Any, key: str) -> list[int]:
     >>> strength_order([0.5, 0.5, -1.0], "p") in ([0, 1, 2], [1, 0, 2])
     True
     """
-    from .posterior import TIE_TOL, tie_priority
+    from prefjudge.stats.posterior import TIE_TOL, tie_priority
 
     priority = tie_priority(len(s), key)
     tied: list[list[int]] = []
@@ -93,7 +93,7 @@ def _extreme_probabilities(n: int, obs: list[tuple[int, int, float, float]], ord
     if len({(i, j) for i, j, _, w in obs if w > 0}) == n * (n - 1) // 2:
         joint[order[0], order[-1]] = 1.0
         return joint
-    from .posterior import extreme_probabilities
+    from prefjudge.stats.posterior import extreme_probabilities
 
     return extreme_probabilities(n, obs, key)
 

@@ -7,7 +7,7 @@ across prompts, so each round is one batched, concurrent ``rank_pairs`` call.
 - :class:`RoundRobin`: every pair once, N(N-1)/2 comparisons.
 - :class:`Adaptive`: a random matching, then one comparison per round, the one that tells most about
   which best and worst a full round robin would pick (see the class and
-  :mod:`prefjudge.curate.posterior`).
+  :mod:`prefjudge.stats.posterior`).
 - :class:`Knockout`: a max-min tournament, then refinement up to a budget (default 2N).
   Round 1 pairs the candidates at random (seeded); winners play a single-elimination bracket
   for the best, losers one for the worst (3N/2 - 2 comparisons). The remaining budget goes to
@@ -142,7 +142,7 @@ class Knockout(_Base):
         if self.used >= self.budget:
             self.stage = "done"
             return []
-        from .bt import fit_bt
+        from prefjudge.stats.bt import fit_bt
 
         s, _ = fit_bt(self.n, self.bt_outcomes())
         ranked = sorted(range(self.n), key=lambda k: -s[k])
@@ -161,7 +161,7 @@ class Adaptive(_Base):
     """A random matching, then one comparison per round: the one that tells most about the round robin's picks.
 
     The target is the best and worst a full round robin would pick (see
-    :mod:`prefjudge.curate.posterior`). Before each round, ``samples`` completions of the round
+    :mod:`prefjudge.stats.posterior`). Before each round, ``samples`` completions of the round
     robin are drawn from the comparisons made so far, each naming a best and a worst answer. The
     comparison chosen is the one whose outcome is expected to leave the least uncertainty about
     them: it minimises ``sum over outcomes v of P(v) * (H(best | v) + H(worst | v))`` (H: entropy),
@@ -176,7 +176,7 @@ class Adaptive(_Base):
         super().__init__(n, seed, key)
         import numpy as np
 
-        from .posterior import all_pairs, tie_priority
+        from prefjudge.stats.posterior import all_pairs, tie_priority
 
         self.budget = 2 * n if budget is None else budget
         self.samples = samples
@@ -201,8 +201,8 @@ class Adaptive(_Base):
         return [self.all_pairs[q]]
 
     def completions(self):
-        """Sampled completions of the round robin, shape (samples, N(N-1)/2) (see :mod:`~prefjudge.curate.posterior`)."""
-        from .posterior import sample_round_robins
+        """Sampled completions of the round robin, shape (samples, N(N-1)/2) (see :mod:`~prefjudge.stats.posterior`)."""
+        from prefjudge.stats.posterior import sample_round_robins
 
         return sample_round_robins(self.n, self.bt_outcomes(), self.samples, self._np)
 
@@ -212,7 +212,7 @@ class Adaptive(_Base):
         Equal scores (e.g. once every completion agrees) go to the comparison whose outcome
         varies most across the completions, then to the first pair.
         """
-        from .posterior import has_soft_outcomes, round_robin_extremes
+        from prefjudge.stats.posterior import has_soft_outcomes, round_robin_extremes
 
         x = self.completions()
         best, worst = round_robin_extremes(x, self.n, self.priority)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._lazy import lazy_exports
+from prefjudge._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "SimServer": ".server",
@@ -27,21 +27,23 @@ _EXPORTS: dict[str, str] = {
     "make_demo_pairs": ".demo",
     "make_demo_prompts": ".demo",
     "register_pairs": ".demo",
-    "build_tiny_model": ".tiny_model",
+    "build_tiny_model": "prefjudge.train.tiny_model",
+    "simulated_jury": ".jury",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .app import LogRecord
-    from .demo import make_demo_pairs, make_demo_prompts, register_pairs
-    from .protocol import parse_judge_prompt, request_key
-    from .config import SimServerConfig
-    from .server import SimServer
-    from .sim import (
+    from prefjudge.testing.app import LogRecord
+    from prefjudge.testing.demo import make_demo_pairs, make_demo_prompts, register_pairs
+    from prefjudge.testing.protocol import parse_judge_prompt, request_key
+    from prefjudge.testing.config import SimServerConfig
+    from prefjudge.testing.server import SimServer
+    from prefjudge.testing.sim import (
         FaultPlan, SimGenerator, SimJudge, SimWorld, WorldEntry, default_sim_generators, default_sim_jury,
     )
-    from .tiny_model import build_tiny_model
+    from prefjudge.testing.jury import simulated_jury
+    from prefjudge.train.tiny_model import build_tiny_model
 
 
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

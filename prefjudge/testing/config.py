@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..errors import ConfigError
-from .sim import SimGenerator, SimJudge, SimWorld, default_sim_generators, default_sim_jury
+from prefjudge.errors import ConfigError
+from prefjudge.testing.sim import SimGenerator, SimJudge, SimWorld, default_sim_generators, default_sim_jury
 
 
 def _unique(items: list, what: str) -> list:
@@ -50,7 +50,7 @@ class SimServerConfig(BaseModel):
     @classmethod
     def from_file(cls, path: str | Path) -> SimServerConfig:
         """Load a ``.yaml``/``.yml`` or ``.json`` config file (``{}`` for all defaults); errors name the file."""
-        from ..config_files import load_config
+        from prefjudge.config_files import load_config
 
         return load_config(path, cls, "simulator config")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..families import infer_family
-from .sim import SimGenerator, SimWorld, default_sim_generators, seeded_rng
+from prefjudge.families import infer_family
+from prefjudge.testing.sim import SimGenerator, SimWorld, default_sim_generators, seeded_rng
 
 _TASKS = (
     "Explain how {t} works to a beginner.",

@@ -1,6 +1,6 @@
 """The OpenAI chat-completions wire format, as the simulator speaks it.
 
-Reads judge prompts rendered from ``prefjudge/prompts/pairwise*.txt`` and builds replies,
+Reads judge prompts rendered from ``prefjudge/judging/prompts/pairwise*.txt`` and builds replies,
 logprob blocks and error bodies. Pure functions, no I/O.
 """
 
@@ -14,8 +14,8 @@ import re
 import time
 from typing import Any, Literal, NamedTuple
 
-from .sim import Choice, Decision
-from .text import comparison, garbled_reply, verdict_reply
+from prefjudge.testing.sim import Choice, Decision
+from prefjudge.testing.text import comparison, garbled_reply, verdict_reply
 
 Mode = Literal["verdict", "json", "logprob"]
 Kind = Literal["judge", "reask", "generate"]

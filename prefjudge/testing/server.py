@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .app import LogRecord, SimApp
-from .config import SimServerConfig, check_loopback
-from .sim import SimGenerator, SimJudge, SimWorld
+from prefjudge.testing.app import LogRecord, SimApp
+from prefjudge.testing.config import SimServerConfig, check_loopback
+from prefjudge.testing.sim import SimGenerator, SimJudge, SimWorld
 
 _START_TIMEOUT_S = 30.0
 

@@ -17,10 +17,10 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer, field_validator, model_validator
 
-from ..errors import ConfigError
-from ..families import infer_family
-from ..mathutil import sigmoid
-from .text import compose_answer, has_list
+from prefjudge.errors import ConfigError
+from prefjudge.families import infer_family
+from prefjudge.mathutil import sigmoid
+from prefjudge.testing.text import compose_answer, has_list
 
 Fault = Literal["429", "500", "hang", "garbled"]
 Choice = Literal["first", "second", "tie"]

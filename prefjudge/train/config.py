@@ -37,7 +37,7 @@ def exactly_one(obj: BaseModel, first: str, second: str) -> None:
 
 
 class TinyModelSpec(StrictModel):
-    """Build a tiny model locally (``prefjudge.testing.tiny_model``) instead of loading one."""
+    """Build a tiny model locally (``prefjudge.train.tiny_model``) instead of loading one."""
 
     arch: Literal["llama", "mistral", "qwen2"] = "llama"
     size: Literal["tiny", "bench"] = "tiny"

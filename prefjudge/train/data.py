@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from prefjudge.errors import ConfigError, InputError
-from prefjudge.train.chat_templates import render_prompt
+from prefjudge.formatting.chat_templates import render_prompt
 from prefjudge.train.config import DataConfig
 from prefjudge.train.sources import Turns, get_loader
 

@@ -7,7 +7,7 @@ of the model in memory. ``dpo.reference: separate`` loads a second copy instead 
 Example (CPU, seconds)::
 
     from prefjudge.train import TrainConfig, train_dpo
-    from prefjudge.train.recipes import BUILTIN_DIR
+    from prefjudge.recipes.loading import BUILTIN_DIR
     cfg = TrainConfig.model_validate({
         "model": {"tiny": {}}, "data": {"path": str(BUILTIN_DIR / "data" / "orca_dpo_pairs_sample.jsonl"),
         "loader": "orca_dpo_pairs", "chat_template": "chatml"},

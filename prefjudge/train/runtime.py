@@ -92,7 +92,7 @@ def cache_dir() -> Path:
 def resolve_model_path(model: ModelConfig) -> str:
     """A Hub id or local path; a ``tiny`` spec is built (once) under the cache dir."""
     if model.tiny is not None:
-        from prefjudge.testing.tiny_model import build_tiny_model
+        from prefjudge.train.tiny_model import build_tiny_model
 
         spec = model.tiny.model_dump()
         key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
@@ -108,7 +108,7 @@ def load_tokenizer(path: str, model: ModelConfig):
     """The model's tokenizer, with an optional named chat template and a pad token."""
     from transformers import AutoTokenizer
 
-    from prefjudge.train.chat_templates import CHAT_TEMPLATES, template_name
+    from prefjudge.formatting.chat_templates import CHAT_TEMPLATES, template_name
 
     tok = AutoTokenizer.from_pretrained(path, revision=model.revision,
                                         trust_remote_code=model.trust_remote_code)

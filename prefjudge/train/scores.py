@@ -1,6 +1,6 @@
 """Score functions for simulated juries in smoke runs (``SimWorld(score="module:function")``).
 
-They encode the style the built-in recipes' local samples (``prefjudge/builtin_recipes/data``) prefer, so that the evaluation of a
+They encode the style the built-in recipes' local samples (``prefjudge/recipes/builtin/data``) prefer, so that the evaluation of a
 smoke-trained model against its base can show the learned preference. They are test fixtures
 for the simulator, not quality metrics.
 

@@ -62,11 +62,11 @@ def _prompt(system: str | None, user: str) -> list[dict[str, str]]:
 
 
 def from_curate_schema(schema: str) -> MapFn:
-    """A mapping that reuses :data:`prefjudge.curate.loaders.SCHEMAS` (one mapping per source for
+    """A mapping that reuses :data:`prefjudge.formatting.schemas.SCHEMAS` (one mapping per source for
     curation and training alike) and returns its row as ``Turns``."""
 
     def map_fn(row: dict[str, Any], filters: dict[str, Any]) -> Turns | str:
-        from prefjudge.curate.loaders import SCHEMAS
+        from prefjudge.formatting.schemas import SCHEMAS
 
         try:
             mapped = SCHEMAS[schema](row, None)

@@ -1,0 +1,283 @@
+"""The engine: caching, concurrency, rate limits and retries for every backend call.
+
+Nobody else sleeps, retries or touches the store. One tenacity policy retries only transient
+errors (429 honouring Retry-After, 5xx, timeouts, connection errors) with exponential backoff and
+jitter; a call that fails for good comes back as a :class:`CallOutcome` with its error, so the run
+goes on. Finished calls are read from the store instead of being made again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import random
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+from prefjudge.backends import Backend, CallParams, create_backend
+from prefjudge.backends.errors_map import MAX_RETRY_AFTER_S, MAX_RETRY_WAIT_S, clamp_retry_after
+from prefjudge.judging.cost import cost_usd
+from prefjudge.errors import BackendError, ConfigError, PermanentBackendError, TransientBackendError
+from prefjudge.judging.ratelimit import RateLimiter
+from prefjudge.secrets import redact, redact_url, register_secret, url_password
+from prefjudge.judging.store import Store, request_hash
+from prefjudge.types import Completion
+
+if TYPE_CHECKING:
+    from prefjudge.judging.judge import Judge
+
+log = logging.getLogger("prefjudge")
+_timeout = getattr(asyncio, "timeout", None)  # 3.11+: a deadline without an extra task per call
+__all__ = ["Engine", "CallOutcome", "retry_wait", "usable", "MAX_RETRY_AFTER_S", "MAX_RETRY_WAIT_S"]
+
+
+@dataclass
+class CallOutcome:
+    """One finished call: a completion, or the error that ended it (never both missing)."""
+
+    completion: Completion | None
+    error: str | None
+    latency_s: float | None
+    cost_usd: float | None
+    cached: bool
+    attempts: int
+    key: str
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, BackendError) and exc.transient
+
+
+def retry_wait(exc: BaseException | None, retry: int, initial: float, rng: Callable[[], float] = random.random) -> float:
+    """Seconds to wait before retry number ``retry`` (1: before the second attempt).
+
+    The server's Retry-After when it is a finite number (clamped to [0, MAX_RETRY_AFTER_S]), else
+    ``initial * 2**(retry-1)`` plus up to ``initial`` of jitter, at most MAX_RETRY_WAIT_S. Always finite.
+
+    >>> retry_wait(None, 1, 0.5, rng=lambda: 0.0), retry_wait(None, 20, 0.5, rng=lambda: 1.0)
+    (0.5, 30.0)
+    """
+    retry_after = clamp_retry_after(getattr(exc, "retry_after", None))
+    if retry_after is not None:
+        return retry_after
+    initial = initial if isinstance(initial, (int, float)) and math.isfinite(initial) and initial > 0 else 0.5
+    backoff = initial * 2.0 ** min(max(retry - 1, 0), 64) + initial * rng()
+    return min(backoff, MAX_RETRY_WAIT_S)
+
+
+class _Wait:
+    """tenacity's wait: :func:`retry_wait` of the last error (tenacity's attempt 1 is our second)."""
+
+    def __init__(self, initial: float):
+        self._initial = initial
+
+    def first(self, exc: BaseException) -> float:
+        """The wait before the second attempt (the first one ran outside tenacity)."""
+        return retry_wait(exc, 1, self._initial)
+
+    def __call__(self, state) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return retry_wait(exc, state.attempt_number + 1, self._initial)
+
+
+def usable(completion: Completion, params: CallParams) -> str | None:
+    """None when ``completion`` can be used (non-blank text, or top logprobs when they were asked
+    for), else what is missing. Only usable completions are stored as finished calls.
+
+    >>> usable(Completion(text="", finish_reason="length"), CallParams())
+    'no usable completion: empty text (finish_reason=length)'
+    """
+    if completion.text.strip():
+        return None
+    if params.logprobs:
+        if completion.top_logprobs:
+            return None
+        return f"no usable completion: empty text and no logprobs (finish_reason={completion.finish_reason})"
+    return f"no usable completion: empty text (finish_reason={completion.finish_reason})"
+
+
+def endpoint(judge: Judge) -> str | None:
+    """Where a judge's calls go, without credentials: ``base_url``, or for the openai backend the
+    ``OPENAI_BASE_URL`` the client would read; None for the backend's default endpoint."""
+    url = judge.base_url
+    if url is None and judge.backend == "openai":
+        url = os.environ.get("OPENAI_BASE_URL") or None
+    return redact_url(url, drop_userinfo=True)
+
+
+def judge_secrets(judge: Judge) -> set[str]:
+    """Values a judge's calls may carry that must never be written: its key, the provider keys its
+    backend may fall back on, its URL password and its ``extra_headers`` values."""
+    found: set[str] = set()
+    try:
+        found.add(judge.resolved_api_key() or "")
+    except ConfigError:
+        pass
+    if judge.backend == "openai":
+        found.add(os.environ.get("OPENAI_API_KEY", ""))
+    elif judge.backend == "litellm":  # litellm reads the provider's variable (ANTHROPIC_API_KEY...)
+        found.update(v for k, v in os.environ.items() if any(t in k.upper() for t in ("API_KEY", "TOKEN", "SECRET")))
+    found.add(url_password(judge.base_url) or "")
+    headers = judge.params.get("extra_headers")
+    if isinstance(headers, dict):
+        found.update(v for v in headers.values() if isinstance(v, str))
+    return {v for v in found if v}
+
+
+class Engine:
+    """Runs calls for many judges at once; one per run of ``rank_pairs``/``generate``."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._backends: dict[str, Backend] = {}
+        self._sems: dict[str, asyncio.Semaphore] = {}
+        self._limiters: dict[str, RateLimiter] = {}
+        self._key_prefix: dict[tuple, tuple[CallParams, str]] = {}
+        self._params: dict[str, CallParams] = {}
+        self._secrets: set[str] = set()
+        self.calls_made = 0
+        self.calls_cached = 0
+
+    def _slot(self, judge: Judge) -> str:
+        return f"{judge.backend}\x1f{judge.model}\x1f{judge.base_url}\x1f{judge.name}"
+
+    def backend(self, judge: Judge) -> Backend:
+        slot = self._slot(judge)
+        if slot not in self._backends:
+            for value in judge_secrets(judge):
+                register_secret(value)
+                self._secrets.add(value)
+            self._backends[slot] = create_backend(judge)
+            self._sems[slot] = asyncio.Semaphore(judge.max_concurrency)
+            self._limiters[slot] = RateLimiter(judge.rpm, judge.tpm)
+        return self._backends[slot]
+
+    def request(self, judge: Judge, messages: list[dict], params: CallParams, kind: str) -> tuple[str, str]:
+        """(request hash, request JSON): backend, endpoint (credentials stripped; only when not the
+        default, so keys of hosted APIs are unchanged), model, parameters (``extra_headers`` left out),
+        template content hash, kind, rendered messages.
+
+        The per-judge part is encoded once per run (again if the template file changed); the JSON is
+        also what the store records.
+        """
+        slot = (self._slot(judge), id(params), kind)
+        cached = self._key_prefix.get(slot)
+        template = judge.load_template() if kind != "generate" else None
+        if cached is None or cached[0] is not params or cached[2] is not template:  # params are kept: ids stay unique
+            dumped = params.model_dump(mode="json")
+            dumped["extra"].pop("extra_headers", None)  # may hold secrets; they do not decide the answer
+            call = {"backend": judge.backend, "model": judge.model, "params": dumped,
+                    "template": template.sha256 if template is not None else None, "kind": kind}
+            where = endpoint(judge)
+            if where is not None:
+                call["endpoint"] = where
+            cached = self._key_prefix[slot] = (params, json.dumps(call, sort_keys=True), template)
+        body = '{"call":' + cached[1] + ',"messages":' + json.dumps(messages, ensure_ascii=False, separators=(",", ":")) + "}"
+        return request_hash(body), body
+
+    def params(self, judge: Judge) -> CallParams:
+        """The judge's call parameters, built once per run."""
+        slot = self._slot(judge)
+        if slot not in self._params:
+            self._params[slot] = judge.call_params()
+        return self._params[slot]
+
+    async def complete(self, judge: Judge, messages: list[dict], params: CallParams, *, kind: str = "judge") -> CallOutcome:
+        """One call through the cache, the judge's limits and the retry policy.
+
+        Never raises for a failed call (only for cancellation and a broken store): a backend error, a
+        bug in a backend or an unusable completion comes back as the outcome's (redacted) error.
+        """
+        key, request_json = self.request(judge, messages, params, kind)
+        hit = self.store.get(key)
+        if hit is not None and usable(hit[0], params) is None:  # an old store's empty reply is called again
+            self.calls_cached += 1
+            completion, info = hit
+            return CallOutcome(completion, None, info["latency_s"], info["cost_usd"], True, 0, key)
+        backend = self.backend(judge)
+        slot = self._slot(judge)
+        sem, limiter = self._sems[slot], self._limiters[slot]
+        est_tokens = sum(len(m.get("content") or "") for m in messages) // 4 + params.max_tokens
+        attempts = 1
+        try:
+            try:  # the first attempt runs outside tenacity: most calls need no retry, and it costs
+                await limiter.acquire(est_tokens)
+                completion, latency = await self._attempt(backend, sem, judge, messages, params)
+            except BackendError as first_error:
+                if not first_error.transient or judge.max_retries == 0:
+                    raise
+                completion, latency, attempts = await self._retry(backend, sem, limiter, judge, messages, params, est_tokens, first_error)
+            problem = usable(completion, params)
+            if problem is not None:
+                raise PermanentBackendError(problem)
+        except BackendError as exc:
+            attempts = getattr(exc, "attempts", attempts)
+            error = redact(f"{type(exc).__name__} after {attempts} attempt(s): {exc}", self._secrets)
+            log.warning("call failed for good (%s, %s): %s", judge.name, kind, error)
+            self.store.put_failure(key, kind=kind, model=judge.model, error=error, attempts=attempts)
+            return CallOutcome(None, error, None, None, False, attempts, key)
+        self.calls_made += 1
+        cost = cost_usd(judge.model, completion.prompt_tokens, completion.completion_tokens) if judge.priced else None
+        self.store.put(key, kind=kind, backend=judge.backend, model=judge.model,
+                       request_json=request_json,
+                       completion=completion, latency_s=latency, cost_usd=cost)
+        return CallOutcome(completion, None, latency, cost, False, attempts, key)
+
+    async def _retry(self, backend, sem, limiter, judge: Judge, messages, params, est_tokens: int,
+                     first_error: BackendError) -> tuple[Completion, float, int]:
+        """Attempts 2..max_retries+1 under the one tenacity policy (transient errors only)."""
+        attempts = 1
+        wait = _Wait(judge.retry_wait_s)
+        await asyncio.sleep(wait.first(first_error))
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(judge.max_retries), wait=wait,
+                retry=retry_if_exception(_is_transient), reraise=True,
+            ):
+                with attempt:
+                    attempts += 1
+                    await limiter.acquire(est_tokens)
+                    completion, latency = await self._attempt(backend, sem, judge, messages, params)
+        except BackendError as exc:
+            exc.attempts = attempts  # type: ignore[attr-defined]
+            raise
+        return completion, latency, attempts
+
+    async def _attempt(self, backend: Backend, sem: asyncio.Semaphore, judge: Judge, messages, params) -> tuple[Completion, float]:
+        """One attempt. A non-prefjudge exception from the backend (a bug, a parsing error) is logged
+        with its traceback and becomes a PermanentBackendError; cancellation propagates."""
+        async with sem:
+            t0 = time.perf_counter()
+            try:
+                if _timeout is not None:
+                    async with _timeout(judge.timeout):
+                        completion = await backend.complete(messages, params)
+                else:  # Python 3.10
+                    completion = await asyncio.wait_for(backend.complete(messages, params), judge.timeout)
+                if not isinstance(completion, Completion):
+                    raise TypeError(f"backend {judge.backend!r} returned {type(completion).__name__}, not a Completion")
+            except asyncio.TimeoutError as exc:
+                raise TransientBackendError(f"no answer within {judge.timeout:g} s") from exc
+            except BackendError:
+                raise
+            except Exception as exc:  # never aborts the run, never silently swallowed
+                detail = redact(f"{type(exc).__name__}: {exc} (unexpected, in backend {judge.backend!r})", self._secrets)
+                trace = redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)), self._secrets)
+                log.error("%s (%s)\n%s", detail, judge.name, trace)
+                raise PermanentBackendError(detail) from exc
+            return completion, time.perf_counter() - t0
+
+    async def aclose(self) -> None:
+        for backend in self._backends.values():
+            try:
+                await backend.aclose()
+            except Exception as exc:  # closing must not hide the run's result
+                log.debug("closing backend failed: %s", exc)

@@ -1,0 +1,229 @@
+"""Recipe files: a list of steps (sft, dpo, merge, ...) with profiles that override them.
+
+A recipe is YAML::
+
+    name: neuralhermes
+    source: seed 000
+    steps:
+      - id: dpo
+        kind: dpo
+        sample: data/orca_dpo_pairs_sample.jsonl   # a local sample in the source's schema
+        config: {model: {name_or_path: teknium/OpenHermes-2.5-Mistral-7B}, data: {...}, dpo: {...}}
+      - id: merged
+        kind: merge
+        base: "@dpo"          # the base model of step dpo
+        adapters: ["@dpo"]    # the adapter step dpo trained
+    profiles:
+      smoke:
+        steps:
+          dpo: {config: {model: {name_or_path: null, tiny: {}}, ...}}
+
+The ``full`` profile is the steps as written; another profile deep-merges its overrides into
+them by step id (a ``null`` value deletes a key). ``@id`` references are resolved at run time:
+``model.name_or_path: "@merge_step"`` is that step's merged model, ``data.path: "@build_step"``
+its dataset; in a merge step ``base: "@train_step"`` is the base model that step trained and
+``adapters: ["@train_step"]`` its adapter; in an eval step ``trained: "@merge_step"`` is the
+merged model and ``base: "@train_step"`` the base model; ``data.path: "@curate_step"`` is the
+export of a ``curate`` step (see ``prefjudge.recipes.steps``).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from prefjudge.errors import ConfigError
+from prefjudge.train.config import config_from_dict, describe_validation_error, exactly_one, read_yaml
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TrainStep(_Strict):
+    id: str
+    kind: Literal["dpo", "sft"]
+    config: dict[str, Any]
+    sample: str | None = None
+    """A small local file in the source dataset's schema, mapped by ``--dry-run``."""
+
+
+class MergeStep(_Strict):
+    id: str
+    kind: Literal["merge"]
+    base: str
+    adapters: list[str] = Field(min_length=1)
+    dtype: Literal["float32", "float16", "bfloat16"] = "float16"
+    check: bool = True
+    push_to_hub: str | None = None
+
+
+class BuildTwinStep(_Strict):
+    """Seed 003: build a style-preference dataset from one's own articles (see ``llm_twin``)."""
+
+    id: str
+    kind: Literal["build_llm_twin"]
+    articles: str
+    generator: dict[str, Any]
+    min_chunk_chars: int = 1000
+    max_chunk_chars: int = 2000
+    min_chosen_chars: int = 100
+    push_to_hub: str | None = None
+
+
+class JurySpec(_Strict):
+    """Real judges from a YAML file (a list of ``prefjudge.Judge`` settings, or ``judges:``), or a
+    SIMULATED jury whose latent quality is ``simulated_score`` (a ``module:function``)."""
+
+    judges_file: str | None = None
+    simulated_score: str | None = None
+    noise: float = 0.3
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "JurySpec":
+        exactly_one(self, "judges_file", "simulated_score")
+        return self
+
+
+class EvalStep(_Strict):
+    """Answers of the trained and base models on held-out prompts, judged with random order."""
+
+    id: str
+    kind: Literal["eval"]
+    trained: str
+    base: str
+    prompts: str
+    prompt_field: str = "prompt"
+    max_prompts: int | None = Field(default=None, gt=0)
+    max_new_tokens: int = Field(default=128, gt=0)
+    chat_template: str | None = None
+    order: Literal["random", "both", "fixed"] = "random"
+    seed: int = 0
+    jury: JurySpec
+
+
+class SimulatedSpec(_Strict):
+    """A SIMULATED world for a curate step: an in-process ``SimServer`` whose generators write the
+    candidates and whose judges (unless real judges are given) judge them; the latent quality of an
+    answer is ``score(prompt, answer)``. ``generators``/``judges``: ``SimGenerator``/``SimJudge``
+    settings (default: ``default_sim_generators()``/``default_sim_jury()``)."""
+
+    score: str
+    generators: list[dict[str, Any]] | None = None
+    judges: list[dict[str, Any]] | None = None
+    seed: int = 0
+
+
+class CurateStep(_Strict):
+    """The curation pipeline as a step: ``config`` is a ``CurateConfig`` (``prefjudge curate``'s
+    YAML) whose ``output.dir`` defaults to ``OUT/<id>/dataset``; its export is ``@<id>`` data."""
+
+    id: str
+    kind: Literal["curate"]
+    config: dict[str, Any]
+    judges_file: str | None = None
+    """Real judges (a YAML list of ``prefjudge.Judge`` settings); replaces ``config.judges``."""
+    simulated: SimulatedSpec | None = None
+    audit: list[Literal["html", "md", "json"]] = Field(default_factory=lambda: ["html", "md", "json"])
+    """Audit report formats written to ``OUT/<id>/audit.*`` (empty: no audit)."""
+
+
+Step = Annotated[Union[TrainStep, MergeStep, BuildTwinStep, CurateStep, EvalStep], Field(discriminator="kind")]
+
+
+class Recipe(_Strict):
+    name: str
+    description: str = ""
+    source: str = ""
+    steps: list[Step] = Field(min_length=1)
+    profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    cpu_threads: int | None = Field(default=None, gt=0)
+    """torch's CPU threads during the run (``torch.set_num_threads``); a profile may set it. Tiny
+    smoke models gain nothing from more threads, and on a shared machine OpenMP threads that
+    wait for a busy core make each step many times slower."""
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "Recipe":
+        ids = [s.id for s in self.steps]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"duplicate step ids: {', '.join(sorted(dup))}")
+        return self
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into a copy of ``base``; ``None`` deletes a key.
+
+    >>> deep_merge({"a": {"x": 1, "y": 2}, "b": 1}, {"a": {"y": None, "z": 3}})
+    {'a': {'x': 1, 'z': 3}, 'b': 1}
+    """
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _validate(data: dict[str, Any], where: str) -> Recipe:
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"invalid recipe {where}: {describe_validation_error(err)}") from None
+
+
+def apply_profile(raw: dict[str, Any], profile: str, where: str) -> dict[str, Any]:
+    """The raw recipe with a profile's step overrides merged in (``full`` = as written)."""
+    profiles = raw.get("profiles") or {}
+    if profile == "full" and "full" not in profiles:
+        return raw
+    if profile not in profiles:
+        raise ConfigError(f"recipe {where} has no profile {profile!r}; profiles: "
+                          f"{', '.join(['full', *sorted(p for p in profiles if p != 'full')])}")
+    overrides = profiles[profile] or {}
+    unknown = set(overrides) - {"steps", "description", "cpu_threads"}
+    if unknown:
+        raise ConfigError(f"recipe {where}: field 'profiles.{profile}.{sorted(unknown)[0]}': unknown field")
+    by_id = overrides.get("steps") or {}
+    ids = {s.get("id") for s in raw.get("steps", [])}
+    missing = set(by_id) - ids
+    if missing:
+        raise ConfigError(f"recipe {where}: profile {profile!r} overrides unknown step(s) {sorted(missing)}")
+    out = dict(raw)
+    out["steps"] = [deep_merge(s, by_id.get(s.get("id"), {})) for s in raw.get("steps", [])]
+    if "cpu_threads" in overrides:
+        out["cpu_threads"] = overrides["cpu_threads"]
+    return out
+
+
+def _check_refs(recipe: Recipe, where: str) -> None:
+    """Every ``@id`` must name an earlier step."""
+    seen: set[str] = set()
+    for step in recipe.steps:
+        for ref in step_refs(step):
+            if ref[1:] not in seen:
+                raise ConfigError(f"recipe {where}: step {step.id!r} refers to {ref!r}, "
+                                  "which is not an earlier step")
+        seen.add(step.id)
+
+
+def step_refs(step: TrainStep | MergeStep | BuildTwinStep | CurateStep | EvalStep) -> list[str]:
+    if isinstance(step, MergeStep):
+        return [r for r in (step.base, *step.adapters) if is_ref(r)]
+    if isinstance(step, EvalStep):
+        return [r for r in (step.trained, step.base) if is_ref(r)]
+    if isinstance(step, TrainStep):
+        model = step.config.get("model") or {}
+        data = step.config.get("data") or {}
+        return [r for r in (model.get("name_or_path"), data.get("path")) if is_ref(r)]
+    return []
+
+
+def is_ref(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("@")

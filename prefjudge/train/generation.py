@@ -1,0 +1,57 @@
+"""Answers from a local causal LM (a merged model folder, or a base model + adapter): greedy,
+batched, rendered with the model's chat template or a named one (:mod:`prefjudge.formatting.chat_templates`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from prefjudge.types import clean_model_text
+
+
+def _load(model_path: str, dtype: str = "float32"):
+    """A causal LM from a merged model dir, or base + adapter when ``model_path`` is an adapter."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    adapter_cfg = Path(model_path) / "adapter_config.json"
+    tok = AutoTokenizer.from_pretrained(model_path)
+    if adapter_cfg.exists():
+        from peft import PeftModel
+
+        base = json.loads(adapter_cfg.read_text())["base_model_name_or_path"]
+        model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=getattr(torch, dtype)),
+                                          model_path)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype))
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "left"
+    return model.eval(), tok
+
+
+def _render(tok, prompt: str | list[dict], chat_template: str | None) -> str:
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+    if chat_template:
+        from prefjudge.formatting.chat_templates import render_prompt
+
+        return render_prompt(chat_template, messages)
+    return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def generate_answers(model_path: str, prompts: list, *, max_new_tokens: int = 64, batch_size: int = 8,
+                     chat_template: str | None = None) -> list[str]:
+    """Greedy answers of a model (or base + adapter) to ``prompts`` (strings or message lists)."""
+    import torch
+
+    model, tok = _load(model_path)
+    texts = [_render(tok, p, chat_template) for p in prompts]
+    answers: list[str] = []
+    for i in range(0, len(texts), batch_size):
+        batch = tok(texts[i:i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.no_grad():
+            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        new = out[:, batch["input_ids"].shape[1]:]
+        answers.extend(clean_model_text(t).strip() for t in tok.batch_decode(new, skip_special_tokens=True))
+    return answers

@@ -25,6 +25,8 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     # judging
     "Judge": "prefjudge.judging.judge",
+    "Generator": "prefjudge.curate.generator",
+    "Endpoint": "prefjudge.backends.endpoint",
     "rank_pairs": "prefjudge.judging.rank_pairs",
     "arank_pairs": "prefjudge.judging.rank_pairs",
     "RankResult": "prefjudge.result",
@@ -101,6 +103,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from prefjudge.curate.report import CurationReport
     from prefjudge.errors import ConfigError, InputError, PrefjudgeError
     from prefjudge.families import infer_family
+    from prefjudge.backends.endpoint import Endpoint
+    from prefjudge.curate.generator import Generator
     from prefjudge.judging.judge import Judge
     from prefjudge.judgments import normalize_judgments as read_judgments
     from prefjudge.judgments import write_judgments

@@ -19,6 +19,10 @@ def _client(server, name, **kw):
     return pj.Judge(name, base_url=server.base_url, api_key="x", **kw)
 
 
+def _writer(server, name, **kw):
+    return pj.Generator(name, base_url=server.base_url, api_key="x", **kw)
+
+
 def _candidates(world: SimWorld, n_prompts: int, n: int, seed: int = 0) -> list[dict]:
     """n candidates per prompt with registered latent qualities (the truth the tests check against)."""
     rows = []
@@ -35,7 +39,7 @@ def test_generate_records_models_samples_and_resumes(tmp_path):
     world = SimWorld()
     prompts = make_demo_prompts(4)
     with SimServer(generators=GENS, world=world) as server:
-        gens = [_client(server, g.name) for g in GENS]
+        gens = [_writer(server, g.name) for g in GENS]
         out = generate(prompts, gens, n=2, temperature=[0.2, 0.9], store=tmp_path / "gen.db", progress=False)
         assert len(out) == 4 * 2 * 2 and out["error"].isna().all()
         assert set(out["model"]) == {"gpt-sim-writer", "llama-sim-writer"}
@@ -44,7 +48,10 @@ def test_generate_records_models_samples_and_resumes(tmp_path):
         for r in out.to_dict("records"):  # the server knows who wrote what
             assert world.generator(r["response"]) == r["model"]
         calls = server.count_ok()
-        again = generate(prompts, gens, n=2, temperature=[0.2, 0.9], store=tmp_path / "gen.db", progress=False)
+        # the old way (Judge objects as generators) still works, with a DeprecationWarning, and reads the same calls back
+        with pytest.warns(DeprecationWarning, match="prefjudge.Generator"):
+            again = generate(prompts, [_client(server, g.name) for g in GENS], n=2, temperature=[0.2, 0.9],
+                             store=tmp_path / "gen.db", progress=False)
         assert server.count_ok() == calls and again["cached"].all()
         assert again["response"].tolist() == out["response"].tolist()
 
@@ -52,7 +59,7 @@ def test_generate_records_models_samples_and_resumes(tmp_path):
 def test_generate_failure_is_a_row_with_its_error_and_ranking_skips_it():
     bad = SimGenerator(name="broken-writer", faults=FaultPlan(fail_first_n=100))
     with SimServer(generators=[*GENS, bad], judges=[SimJudge(name="gpt-sim", noise=0.1)]) as server:
-        gens = [_client(server, g.name) for g in GENS] + [_client(server, "broken-writer", max_retries=0)]
+        gens = [_writer(server, g.name) for g in GENS] + [_writer(server, "broken-writer", max_retries=0)]
         out = generate(make_demo_prompts(2), gens, n=1, progress=False)
         failed = out[out["model"] == "broken-writer"]
         assert failed["response"].isna().all() and failed["error"].str.contains("attempt").all()
@@ -135,17 +142,20 @@ def test_bad_candidates_name_row_and_field(rows, row, field, match):
 
 def test_bad_strategy_budget_and_generate_arguments():
     judge = pj.Judge("gpt-sim", base_url="http://127.0.0.1:9/v1")
+    writer = pj.Generator("gpt-sim", base_url="http://127.0.0.1:9/v1")
     rows = [{"prompt": "p", "responses": ["a", "b", "c", "d"]}]
     with pytest.raises(InputError, match="strategy"):
         rank_responses(rows, judge, strategy="swiss")
     with pytest.raises(InputError, match="budget 2 is below"):
         rank_responses(rows, judge, strategy="knockout", budget=2)
     with pytest.raises(InputError, match="one per sample"):
-        generate(["p"], [judge], n=2, temperature=[0.1])
+        generate(["p"], [writer], n=2, temperature=[0.1])
     with pytest.raises(InputError, match="row 1.*prompt"):
-        generate(["p", ""], [judge])
+        generate(["p", ""], [writer])
     with pytest.raises(InputError, match="unique"):
-        generate(["p"], [judge, judge])
+        generate(["p"], [writer, writer])
+    with pytest.raises(InputError, match="row 0, field 'generators'.*Generator"):
+        generate(["p"], ["gpt-4o"])
 
 
 def test_a_loaded_dataset_can_be_rejudged_and_audited():

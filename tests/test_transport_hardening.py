@@ -429,6 +429,6 @@ def test_setup_errors_fail_before_the_first_call(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="unknown backend 'nope'"):
         pj.rank_pairs(pairs, judges=[pj.Judge("m", backend="nope")], store=store, progress=False)
     with pytest.raises(ConfigError, match="PJ_TEST_MISSING_KEY"):
-        pj.generate([{"prompt": "q"}], generators=[pj.Judge("g", base_url="http://127.0.0.1:9/v1",
-                                                             api_key_env="PJ_TEST_MISSING_KEY")], n=1)
+        pj.generate([{"prompt": "q"}], generators=[pj.Generator("g", base_url="http://127.0.0.1:9/v1",
+                                                                 api_key_env="PJ_TEST_MISSING_KEY")], n=1)
     assert not store.exists()

@@ -69,7 +69,8 @@ class AuditReport:
         return text
 
     def to_html(self, path: str | Path | None = None) -> str:
-        """One self-contained HTML file (inline SVG plots, no JavaScript); written to ``path`` too when given."""
+        """One self-contained HTML file (inline SVG plots, no JavaScript) from the packaged Jinja2 template
+        ``prefjudge/audit/render/templates/report.html.j2``; written to ``path`` too when given."""
         from prefjudge.audit.render.html import render_html
 
         text = render_html(self._data)

@@ -17,7 +17,7 @@ from prefjudge.errors import ConfigError
 from prefjudge.backends.base import Backend, CallParams
 
 if TYPE_CHECKING:
-    from prefjudge.judging.judge import Judge
+    from prefjudge.backends.endpoint import Endpoint
 
 __all__ = ["Backend", "CallParams", "register_backend", "available_backends", "backend_class", "create_backend"]
 
@@ -53,6 +53,6 @@ def backend_class(name: str) -> type:
     return target
 
 
-def create_backend(judge: Judge) -> Backend:
-    """A backend instance for a judge's (backend, model, base_url, api_key)."""
-    return backend_class(judge.backend)(judge)
+def create_backend(endpoint: Endpoint) -> Backend:
+    """A backend instance for an endpoint (its ``backend`` names the class)."""
+    return backend_class(endpoint.backend)(endpoint)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from prefjudge.types import Completion
 
 if TYPE_CHECKING:
-    from prefjudge.judging.judge import Judge
+    from prefjudge.backends.endpoint import Endpoint
 
 
 class CallParams(BaseModel):
@@ -30,10 +30,11 @@ class CallParams(BaseModel):
 
 
 class Backend(ABC):
-    """Messages in, completion out. One instance per judge (model + endpoint)."""
+    """Messages in, completion out. Built from an :class:`~prefjudge.backends.endpoint.Endpoint`
+    (model, URL, key source, timeout, request options); it never sees a judge, a pair or a verdict."""
 
-    def __init__(self, judge: Judge):
-        self.judge = judge
+    def __init__(self, endpoint: Endpoint):
+        self.endpoint = endpoint
 
     @abstractmethod
     async def complete(self, messages: list[dict], params: CallParams) -> Completion:

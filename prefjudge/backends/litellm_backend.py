@@ -7,6 +7,7 @@ import os
 from prefjudge.errors import ConfigError
 from prefjudge.types import Completion
 from prefjudge.backends.base import Backend, CallParams
+from prefjudge.backends.endpoint import Endpoint
 from prefjudge.backends.errors_map import map_exception
 from prefjudge.backends.openai_backend import completion_from_response, request_kwargs, split_extra
 
@@ -21,23 +22,23 @@ def import_litellm():
 
 
 class LiteLLMBackend(Backend):
-    def __init__(self, judge):
-        super().__init__(judge)
-        if judge.params.get("extra_query"):  # litellm would send it as a body key
-            raise ConfigError(f"judge {judge.name!r}: params['extra_query'] is not supported by the litellm backend; "
+    def __init__(self, endpoint: Endpoint):
+        super().__init__(endpoint)
+        if endpoint.params.get("extra_query"):  # litellm would send it as a body key
+            raise ConfigError(f"judge {endpoint.label or endpoint.model!r}: params['extra_query'] is not supported by the litellm backend; "
                               "use the openai backend (base_url=...) or put the parameters in base_url")
         self._litellm = import_litellm()
 
     async def complete(self, messages: list[dict], params: CallParams) -> Completion:
-        kw = request_kwargs(self.judge.model, messages, params)
+        kw = request_kwargs(self.endpoint.model, messages, params)
         kw.update(split_extra(params.extra)[1])  # extra_headers, extra_body: litellm's own keyword arguments
-        if self.judge.base_url:
-            kw["api_base"] = self.judge.base_url
-        key = self.judge.resolved_api_key()
+        if self.endpoint.base_url:
+            kw["api_base"] = self.endpoint.base_url
+        key = self.endpoint.resolved_api_key()
         if key is not None:
             kw["api_key"] = key
         try:
-            resp = await self._litellm.acompletion(**kw, num_retries=0, timeout=self.judge.timeout)
+            resp = await self._litellm.acompletion(**kw, num_retries=0, timeout=self.endpoint.timeout)
         except Exception as exc:
             raise map_exception(exc) from exc
         return completion_from_response(resp)  # the openai backend's validating reader, on resp.model_dump()

@@ -10,6 +10,7 @@ import httpx
 from prefjudge.errors import PermanentBackendError
 from prefjudge.types import Completion
 from prefjudge.backends.base import Backend, CallParams
+from prefjudge.backends.endpoint import Endpoint
 from prefjudge.backends.errors_map import map_exception
 from prefjudge.backends.reply import read_chat_completion, response_to_dict
 
@@ -67,17 +68,17 @@ def url_credentials(url: str | None) -> tuple[str | None, str | None]:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])), f"Basic {token}"
 
 
-def http_client(judge):
+def http_client(endpoint: Endpoint):
     """openai's aiohttp transport when installed (about 5x less client CPU per call than httpx here,
-    see docs/benchmarks.md), else the default httpx client. Pool sized to the judge's concurrency."""
-    size = max(judge.max_concurrency, 10)
+    see docs/benchmarks.md), else the default httpx client. Pool sized to the endpoint's concurrency."""
+    size = max(endpoint.max_concurrency, 10)
     limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
     try:
         import httpx_aiohttp  # noqa: F401  (openai[aiohttp])
         from openai import DefaultAioHttpClient
     except ImportError:
-        return httpx.AsyncClient(limits=limits, timeout=judge.timeout)
-    return DefaultAioHttpClient(limits=limits, timeout=judge.timeout)
+        return httpx.AsyncClient(limits=limits, timeout=endpoint.timeout)
+    return DefaultAioHttpClient(limits=limits, timeout=endpoint.timeout)
 
 
 def completion_from_json(data) -> Completion:
@@ -86,36 +87,36 @@ def completion_from_json(data) -> Completion:
 
 
 class OpenAIBackend(Backend):
-    def __init__(self, judge):
-        super().__init__(judge)
+    def __init__(self, endpoint: Endpoint):
+        super().__init__(endpoint)
         from openai import AsyncOpenAI
 
-        key = judge.resolved_api_key() or os.environ.get("OPENAI_API_KEY")
-        if key is None and judge.base_url is not None:
+        key = endpoint.resolved_api_key() or os.environ.get("OPENAI_API_KEY")
+        if key is None and endpoint.base_url is not None:
             key = "not-needed"  # local servers (vLLM, llama.cpp, Ollama...) accept any key
-        # The judge's extra_headers/extra_query are the client's defaults (so the client's debug log
+        # The endpoint's extra_headers/extra_query are the client's defaults (so the client's debug log
         # of request options never shows them); user:password in base_url becomes a Basic
         # Authorization header (what httpx does with URL credentials) and leaves the URL.
-        base_url, basic = url_credentials(judge.base_url)
-        self._defaults = split_extra(judge.params)[1]
+        base_url, basic = url_credentials(endpoint.base_url)
+        self._defaults = split_extra(endpoint.params)[1]
         headers = dict(self._defaults.get("extra_headers") or {})
         if basic is not None:
             headers["Authorization"] = basic
-        self._client = AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=judge.timeout,
-                                   http_client=http_client(judge), default_headers=headers or None,
+        self._client = AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=endpoint.timeout,
+                                   http_client=http_client(endpoint), default_headers=headers or None,
                                    default_query=self._defaults.get("extra_query"))
 
     async def complete(self, messages: list[dict], params: CallParams) -> Completion:
         # The documented raw-request path of the openai client (same auth, base URL, timeouts and
         # status errors as .chat.completions.create) without its request transform and response
         # model construction, which cost most of the client's CPU per call (docs/benchmarks.md).
-        body = request_kwargs(self.judge.model, messages, params)
+        body = request_kwargs(self.endpoint.model, messages, params)
         extra = split_extra(params.extra)[1]
         options: dict = {}
         if "extra_body" in extra:
             options["extra_json"] = extra["extra_body"]
         for name, option in (("extra_headers", "headers"), ("extra_query", "params")):
-            if name in extra and extra[name] != self._defaults.get(name):  # per-call values (not the judge's)
+            if name in extra and extra[name] != self._defaults.get(name):  # per-call values (not the endpoint's)
                 options[option] = extra[name]
         try:
             raw = await self._client.post("/chat/completions", body=body, cast_to=httpx.Response, options=options)

@@ -13,13 +13,14 @@ import threading
 from prefjudge.errors import PermanentBackendError
 from prefjudge.types import Completion
 from prefjudge.backends.base import Backend, CallParams
+from prefjudge.backends.endpoint import Endpoint
 
 
 class TransformersBackend(Backend):
     batch_size = 8
 
-    def __init__(self, judge):
-        super().__init__(judge)
+    def __init__(self, endpoint: Endpoint):
+        super().__init__(endpoint)
         self._queue: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
         self._model = None
@@ -32,10 +33,10 @@ class TransformersBackend(Backend):
                 from transformers import AutoModelForCausalLM, AutoTokenizer
 
                 try:
-                    tok = AutoTokenizer.from_pretrained(self.judge.model)
-                    model = AutoModelForCausalLM.from_pretrained(self.judge.model)
+                    tok = AutoTokenizer.from_pretrained(self.endpoint.model)
+                    model = AutoModelForCausalLM.from_pretrained(self.endpoint.model)
                 except OSError as exc:
-                    raise PermanentBackendError(f"cannot load local model {self.judge.model!r}: {exc}") from exc
+                    raise PermanentBackendError(f"cannot load local model {self.endpoint.model!r}: {exc}") from exc
                 tok.padding_side = "left"
                 if tok.pad_token is None:
                     tok.pad_token = tok.eos_token

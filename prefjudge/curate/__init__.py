@@ -7,6 +7,7 @@ from prefjudge.curate.balance import balance_lengths, share_longer
 from prefjudge.curate.decontam import NgramIndex
 from prefjudge.curate.dedup import find_duplicates
 from prefjudge.curate.generate import GENERATION_COLUMNS, agenerate, generate
+from prefjudge.curate.generator import Generator
 from prefjudge.curate.ranking import STRATEGIES, ResponseRanking, arank_responses, rank_responses
 from prefjudge.curate.export import export
 from prefjudge.curate.hub import push_to_hub
@@ -24,6 +25,6 @@ __all__ = [
     "BUILTIN_FILTERS", "CurationReport", "Filter", "KEPT_COLUMNS", "NgramIndex", "PreferenceSet", "StepReport",
     "balance_lengths", "chosen_ends_with", "chosen_starts_upper", "different_answers", "find_duplicates",
     "llm_twin_filters", "max_prompt_chars", "min_chosen_chars", "predicate", "share_longer", "to_preferences",
-    "GENERATION_COLUMNS", "STRATEGIES", "ResponseRanking", "agenerate", "arank_responses", "generate", "rank_responses",
+    "GENERATION_COLUMNS", "Generator", "STRATEGIES", "ResponseRanking", "agenerate", "arank_responses", "generate", "rank_responses",
     "build_card", "export", "push_to_hub", "HUB_IDS", "SCHEMAS", "detect_schema", "load_preferences", "seed_filters", "to_pairs",
 ]

@@ -1,6 +1,6 @@
 """``generate``: candidate answers from several models, through the same engine as judging.
 
-Each generator is a :class:`prefjudge.Judge` (model + backend + limits): calls go through
+Each generator is a :class:`prefjudge.Generator` (an endpoint + sampling settings): calls go through
 :class:`prefjudge.judging.engine.Engine`, so they share the store (reruns read finished answers back), the
 retry policy, rate limits and cost tracking. The output has one row per candidate and is what
 ``rank_responses`` takes.
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from prefjudge.judging.engine import Engine
-    from prefjudge.judging.judge import Judge
+    from prefjudge.curate.generator import Generator
     from prefjudge.judging.rank_pairs import StoreInput
 
     #: strings, chat message lists, dicts with ``prompt`` (optional ``prompt_id``, ``system``), or a table
@@ -64,7 +64,7 @@ def normalize_prompts(prompts: Any, system: str | None = None) -> list[dict[str,
     return out
 
 
-def _temperatures(temperature: float | Sequence[float] | None, n: int, gen: Judge) -> list[float]:
+def _temperatures(temperature: float | Sequence[float] | None, n: int, gen: Generator) -> list[float]:
     if temperature is None:
         return [gen.temperature] * n
     if isinstance(temperature, (int, float)):
@@ -82,26 +82,29 @@ def _messages(p: dict[str, Any]) -> list[dict[str, str]]:
     return msgs
 
 
-def generate(prompts: PromptsInput, generators: Judge | Sequence[Judge], n: int = 1,
+def generate(prompts: PromptsInput, generators: Generator | Sequence[Generator], n: int = 1,
              temperature: float | Sequence[float] | None = None, *, system: str | None = None, seed: int | None = 0,
              store: StoreInput = None, max_tokens: int | None = None,
              progress: bool | None = None) -> pd.DataFrame:
     """``n`` answers per prompt from each generator; see :func:`agenerate`."""
+    from prefjudge.curate.generator import as_generators
     from prefjudge.judging.rank_pairs import run_sync
 
+    generators = as_generators(generators)
     return run_sync(agenerate(prompts, generators, n, temperature, system=system, seed=seed, store=store,
                               max_tokens=max_tokens, progress=progress))
 
 
-async def agenerate(prompts: PromptsInput, generators: Judge | Sequence[Judge], n: int = 1,
+async def agenerate(prompts: PromptsInput, generators: Generator | Sequence[Generator], n: int = 1,
                     temperature: float | Sequence[float] | None = None, *, system: str | None = None, seed: int | None = 0,
                     store: StoreInput = None, max_tokens: int | None = None,
                     progress: bool | None = None) -> pd.DataFrame:
     """Candidate answers: one row per (prompt, generator, sample) with the columns of :data:`GENERATION_COLUMNS`.
 
     ``prompts``: strings, chat message lists, dicts or a table with ``prompt`` (optional ``prompt_id``,
-    ``system``). ``generators``: Judge objects (their ``temperature``, ``max_tokens`` and ``params``
-    are the per-model sampling settings). ``temperature``: one value, or one per sample
+    ``system``). ``generators``: Generator objects (their ``temperature``, ``max_tokens`` and ``params``
+    are the per-model sampling settings; Judge objects still work, with a DeprecationWarning).
+    ``temperature``: one value, or one per sample
     (``n`` values), overriding the generators'. ``seed``: sample k is requested with seed ``seed + k``
     (distinct, reproducible samples where the server honours it; None sends no seed).
     A generation that fails for good is a row with ``response`` None and ``error`` set.
@@ -115,7 +118,9 @@ async def agenerate(prompts: PromptsInput, generators: Judge | Sequence[Judge], 
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise InputError(f"n must be a positive integer, not {n!r}", field="n")
     rows = normalize_prompts(prompts, system)
-    gens = _check_generators(generators)
+    from prefjudge.curate.generator import as_generators
+
+    gens = _check_generators(as_generators(generators))
     work = [(p, g, k, t) for p in rows for g in gens for k, t in enumerate(_temperatures(temperature, n, g))]
     st = store if isinstance(store, Store) else Store(store)
     owned = st is not store
@@ -131,23 +136,18 @@ async def agenerate(prompts: PromptsInput, generators: Judge | Sequence[Judge], 
     return pd.DataFrame(out, columns=list(GENERATION_COLUMNS))
 
 
-def _check_generators(generators: Any) -> list[Judge]:
-    from prefjudge.judging.judge import Judge
-
-    gens = [generators] if isinstance(generators, Judge) else list(generators or [])
+def _check_generators(gens: list[Generator]) -> list[Generator]:
     if not gens:
         raise InputError("no generators given", field="generators")
     for g in gens:
-        if not isinstance(g, Judge):
-            raise InputError(f"generators must be prefjudge.Judge objects, got {type(g).__name__}", field="generators")
-        g.preflight(template=False)
+        g.preflight()
     names = [g.name for g in gens]
     if len(set(names)) != len(names):
         raise InputError(f"generator names must be unique: {names} (set name=...)", field="generators")
     return gens
 
 
-async def _one(engine: Engine, p: dict, gen: Judge, k: int, temp: float, seed: int | None, max_tokens: int | None,
+async def _one(engine: Engine, p: dict, gen: Generator, k: int, temp: float, seed: int | None, max_tokens: int | None,
                bar: Any) -> dict[str, Any]:
     from prefjudge.backends.base import CallParams
 

@@ -38,17 +38,23 @@ def build_judges(cfg: CurateConfig) -> Any:
 
 
 def build_generators(cfg: CurateConfig) -> list[Any]:
-    return _judges(cfg.generators, "generators")
+    from prefjudge.curate.generator import Generator
+
+    return _build(Generator, cfg.generators, "generators")
 
 
 def _judges(specs: list[dict[str, Any]], field: str) -> list[Any]:
-    """``Judge`` objects from config entries; a bad entry's error names ``field[i]``."""
     from prefjudge.judging.judge import Judge
 
+    return _build(Judge, specs, field)
+
+
+def _build(cls: type, specs: list[dict[str, Any]], field: str) -> list[Any]:
+    """``cls`` objects (Judge or Generator) from config entries; a bad entry's error names ``field[i]``."""
     out = []
     for i, spec in enumerate(specs):
         try:
-            out.append(Judge(**spec))
+            out.append(cls(**spec))
         except Exception as e:
             raise ConfigError(f"{field}[{i}]: {e}") from e
     return out

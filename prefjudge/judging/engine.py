@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 import math
-import os
 import random
 import time
 import traceback
@@ -25,14 +24,14 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 from prefjudge.backends import Backend, CallParams, create_backend
 from prefjudge.backends.errors_map import MAX_RETRY_AFTER_S, MAX_RETRY_WAIT_S, clamp_retry_after
 from prefjudge.judging.cost import cost_usd
-from prefjudge.errors import BackendError, ConfigError, PermanentBackendError, TransientBackendError
+from prefjudge.errors import BackendError, PermanentBackendError, TransientBackendError
 from prefjudge.judging.ratelimit import RateLimiter
-from prefjudge.secrets import redact, redact_url, register_secret, url_password
+from prefjudge.secrets import redact, register_secret
 from prefjudge.judging.store import Store, request_hash
 from prefjudge.types import Completion
 
 if TYPE_CHECKING:
-    from prefjudge.judging.judge import Judge
+    from prefjudge.backends.endpoint import EndpointSettings as Caller  # a Judge or a Generator: named, with an endpoint
 
 log = logging.getLogger("prefjudge")
 _timeout = getattr(asyncio, "timeout", None)  # 3.11+: a deadline without an extra task per call
@@ -104,34 +103,6 @@ def usable(completion: Completion, params: CallParams) -> str | None:
     return f"no usable completion: empty text (finish_reason={completion.finish_reason})"
 
 
-def endpoint(judge: Judge) -> str | None:
-    """Where a judge's calls go, without credentials: ``base_url``, or for the openai backend the
-    ``OPENAI_BASE_URL`` the client would read; None for the backend's default endpoint."""
-    url = judge.base_url
-    if url is None and judge.backend == "openai":
-        url = os.environ.get("OPENAI_BASE_URL") or None
-    return redact_url(url, drop_userinfo=True)
-
-
-def judge_secrets(judge: Judge) -> set[str]:
-    """Values a judge's calls may carry that must never be written: its key, the provider keys its
-    backend may fall back on, its URL password and its ``extra_headers`` values."""
-    found: set[str] = set()
-    try:
-        found.add(judge.resolved_api_key() or "")
-    except ConfigError:
-        pass
-    if judge.backend == "openai":
-        found.add(os.environ.get("OPENAI_API_KEY", ""))
-    elif judge.backend == "litellm":  # litellm reads the provider's variable (ANTHROPIC_API_KEY...)
-        found.update(v for k, v in os.environ.items() if any(t in k.upper() for t in ("API_KEY", "TOKEN", "SECRET")))
-    found.add(url_password(judge.base_url) or "")
-    headers = judge.params.get("extra_headers")
-    if isinstance(headers, dict):
-        found.update(v for v in headers.values() if isinstance(v, str))
-    return {v for v in found if v}
-
-
 class Engine:
     """Runs calls for many judges at once; one per run of ``rank_pairs``/``generate``."""
 
@@ -146,21 +117,21 @@ class Engine:
         self.calls_made = 0
         self.calls_cached = 0
 
-    def _slot(self, judge: Judge) -> str:
+    def _slot(self, judge: Caller) -> str:
         return f"{judge.backend}\x1f{judge.model}\x1f{judge.base_url}\x1f{judge.name}"
 
-    def backend(self, judge: Judge) -> Backend:
+    def backend(self, judge: Caller) -> Backend:
         slot = self._slot(judge)
         if slot not in self._backends:
-            for value in judge_secrets(judge):
+            for value in judge.endpoint.secrets():
                 register_secret(value)
                 self._secrets.add(value)
-            self._backends[slot] = create_backend(judge)
+            self._backends[slot] = create_backend(judge.endpoint)
             self._sems[slot] = asyncio.Semaphore(judge.max_concurrency)
             self._limiters[slot] = RateLimiter(judge.rpm, judge.tpm)
         return self._backends[slot]
 
-    def request(self, judge: Judge, messages: list[dict], params: CallParams, kind: str) -> tuple[str, str]:
+    def request(self, judge: Caller, messages: list[dict], params: CallParams, kind: str) -> tuple[str, str]:
         """(request hash, request JSON): backend, endpoint (credentials stripped; only when not the
         default, so keys of hosted APIs are unchanged), model, parameters (``extra_headers`` left out),
         template content hash, kind, rendered messages.
@@ -176,21 +147,21 @@ class Engine:
             dumped["extra"].pop("extra_headers", None)  # may hold secrets; they do not decide the answer
             call = {"backend": judge.backend, "model": judge.model, "params": dumped,
                     "template": template.sha256 if template is not None else None, "kind": kind}
-            where = endpoint(judge)
+            where = judge.endpoint.where()
             if where is not None:
                 call["endpoint"] = where
             cached = self._key_prefix[slot] = (params, json.dumps(call, sort_keys=True), template)
         body = '{"call":' + cached[1] + ',"messages":' + json.dumps(messages, ensure_ascii=False, separators=(",", ":")) + "}"
         return request_hash(body), body
 
-    def params(self, judge: Judge) -> CallParams:
+    def params(self, judge: Caller) -> CallParams:
         """The judge's call parameters, built once per run."""
         slot = self._slot(judge)
         if slot not in self._params:
             self._params[slot] = judge.call_params()
         return self._params[slot]
 
-    async def complete(self, judge: Judge, messages: list[dict], params: CallParams, *, kind: str = "judge") -> CallOutcome:
+    async def complete(self, judge: Caller, messages: list[dict], params: CallParams, *, kind: str = "judge") -> CallOutcome:
         """One call through the cache, the judge's limits and the retry policy.
 
         Never raises for a failed call (only for cancellation and a broken store): a backend error, a
@@ -225,13 +196,13 @@ class Engine:
             self.store.put_failure(key, kind=kind, model=judge.model, error=error, attempts=attempts)
             return CallOutcome(None, error, None, None, False, attempts, key)
         self.calls_made += 1
-        cost = cost_usd(judge.model, completion.prompt_tokens, completion.completion_tokens) if judge.priced else None
+        cost = cost_usd(judge.model, completion.prompt_tokens, completion.completion_tokens) if judge.endpoint.priced else None
         self.store.put(key, kind=kind, backend=judge.backend, model=judge.model,
                        request_json=request_json,
                        completion=completion, latency_s=latency, cost_usd=cost)
         return CallOutcome(completion, None, latency, cost, False, attempts, key)
 
-    async def _retry(self, backend, sem, limiter, judge: Judge, messages, params, est_tokens: int,
+    async def _retry(self, backend, sem, limiter, judge: Caller, messages, params, est_tokens: int,
                      first_error: BackendError) -> tuple[Completion, float, int]:
         """Attempts 2..max_retries+1 under the one tenacity policy (transient errors only)."""
         attempts = 1
@@ -251,7 +222,7 @@ class Engine:
             raise
         return completion, latency, attempts
 
-    async def _attempt(self, backend: Backend, sem: asyncio.Semaphore, judge: Judge, messages, params) -> tuple[Completion, float]:
+    async def _attempt(self, backend: Backend, sem: asyncio.Semaphore, judge: Caller, messages, params) -> tuple[Completion, float]:
         """One attempt. A non-prefjudge exception from the backend (a bug, a parsing error) is logged
         with its traceback and becomes a PermanentBackendError; cancellation propagates."""
         async with sem:

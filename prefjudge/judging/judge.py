@@ -7,11 +7,10 @@ import random
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from prefjudge.backends.base import CallParams
-from prefjudge.backends.errors_map import MAX_RETRY_WAIT_S
-from prefjudge.families import infer_family
+from prefjudge.backends.endpoint import EndpointSettings, named_defaults
 from prefjudge.judging.parsing import (
     NOT_OWN,
     coded_choices,
@@ -36,8 +35,9 @@ REASK_CODED = (
 )
 
 
-class Judge(BaseModel):
-    """One LLM judge (also used as a generator by :func:`prefjudge.generate`).
+class Judge(EndpointSettings):
+    """One LLM judge: an endpoint (the transport fields of :class:`~prefjudge.backends.endpoint.EndpointSettings`)
+    plus a template, a verdict mode and sampling settings.
 
     >>> Judge("gpt-4o-mini").family
     'openai'
@@ -47,18 +47,10 @@ class Judge(BaseModel):
     False
     >>> "pw" in repr(Judge("m", base_url="http://u:pw@127.0.0.1:8000/v1"))
     False
+    >>> Judge("m", base_url="http://127.0.0.1:8000/v1", name="j").endpoint.label
+    'j'
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    model: str
-    backend: str = "openai"
-    base_url: str | None = None
-    api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
-    api_key_env: str | None = None
-    """Name of the environment variable that holds the key (read when the backend is built).
-
-    The way to give a key in a YAML file: a file never holds the key itself."""
     family: str | None = None
     name: str | None = None
     template: str = "pairwise"
@@ -67,19 +59,7 @@ class Judge(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     max_tokens: int = Field(default=1024, gt=0)
     top_logprobs: int = Field(default=5, ge=1, le=20)
-    max_concurrency: int = Field(default=16, gt=0)
-    rpm: int | None = Field(default=None, gt=0)
-    tpm: int | None = Field(default=None, gt=0)
-    timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False)
-    max_retries: int = Field(default=4, ge=0)
-    retry_wait_s: float = Field(default=0.5, gt=0, le=MAX_RETRY_WAIT_S, allow_inf_nan=False)
-    """First backoff between retries (doubles each time, plus up to ``retry_wait_s`` of jitter; every
-    wait at most 30 s); a server's Retry-After wins (at most 60 s)."""
     reask: bool = True
-    params: dict[str, Any] = Field(default_factory=dict)
-    """Extra request parameters sent in the request body (e.g. ``seed``, ``top_p``), except
-    ``extra_headers`` (HTTP headers), ``extra_body`` (merged into the body) and ``extra_query`` (URL
-    query), applied as the openai client does. Header values never show in ``repr`` or the store."""
 
     def __init__(self, model: str | None = None, /, **data: Any):
         if model is not None:
@@ -89,67 +69,21 @@ class Judge(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _defaults(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("model"), str):
-            data = dict(data)
-            data.setdefault("name", None)
-            data["name"] = data["name"] or data["model"]
-            data["family"] = data.get("family") or infer_family(data["model"])
-        return data
-
-    def __repr_args__(self):
-        """``repr``/``str`` without secrets: base_url credentials and extra_headers values masked."""
-        from prefjudge.secrets import MASK, redact_url
-
-        for name, value in super().__repr_args__():
-            if name == "base_url":
-                value = redact_url(value)
-            elif name == "params" and isinstance(value, dict) and isinstance(value.get("extra_headers"), dict):
-                value = {**value, "extra_headers": {k: MASK for k in value["extra_headers"]}}
-            yield name, value
-
-    @field_validator("params")
-    @classmethod
-    def _client_options_are_mappings(cls, params: dict[str, Any]) -> dict[str, Any]:
-        for key in ("extra_headers", "extra_body", "extra_query"):
-            if params.get(key) is not None and not isinstance(params[key], dict):
-                raise ValueError(f"params[{key!r}] must be a mapping, not {type(params[key]).__name__}")
-        headers = params.get("extra_headers") or {}
-        if not all(isinstance(v, str) for v in headers.values()):
-            raise ValueError("params['extra_headers'] values must be strings")
-        return params
+        return named_defaults(data)
 
     @property
     def priced(self) -> bool:
         """Whether litellm's price map applies (a hosted API, not a self-hosted server)."""
-        return self.backend == "litellm" or (self.backend == "openai" and self.base_url is None)
+        return self.endpoint.priced
 
     def resolved_api_key(self) -> str | None:
-        """The key to send: ``api_key``, else the ``api_key_env`` variable (None when neither is set).
-
-        >>> import os; os.environ["PJ_DOCTEST_KEY"] = "k1"
-        >>> Judge("m", api_key_env="PJ_DOCTEST_KEY").resolved_api_key()
-        'k1'
-        """
-        if self.api_key is not None:
-            return self.api_key.get_secret_value()
-        if self.api_key_env:
-            import os
-
-            value = os.environ.get(self.api_key_env)
-            if value is None:
-                from prefjudge.errors import ConfigError
-
-                raise ConfigError(f"judge {self.name!r}: environment variable {self.api_key_env} (api_key_env) is not set")
-            return value
-        return None
+        """The key to send (``api_key``, else the ``api_key_env`` variable); see :class:`Endpoint`."""
+        return self.endpoint.resolved_api_key()
 
     def preflight(self, *, template: bool = True) -> None:
         """Fail before the first call, not during the run: an unknown backend, an ``api_key_env``
-        variable that is not set, a template that cannot be read (``template=False`` for generators)."""
-        from prefjudge.backends import backend_class
-
-        backend_class(self.backend)
-        self.resolved_api_key()
+        variable that is not set, a template that cannot be read."""
+        self.endpoint.preflight()
         if template:
             self.load_template()
 

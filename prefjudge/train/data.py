@@ -1,9 +1,11 @@
 """Read a dataset, map it from its source schema, format it for TRL, drop over-long rows.
 
 The pipeline is ``read_rows`` -> ``map_rows`` (``prefjudge.train.sources``) -> ``format_rows``
-(standard strings rendered with a chat template, or conversational messages) ->
-``drop_too_long`` (needs the tokenizer; TRL 1.16 has no ``max_prompt_length``, so prompts and
-pairs that do not fit are removed and counted here instead of being silently truncated).
+(:func:`prefjudge.formatting.trl.format_rows`, the formatter curation's exports use too: standard
+strings rendered with a chat template, answers left for TRL to end with the eos token, or
+conversational messages) -> ``drop_too_long`` (needs the tokenizer; TRL 1.16 has no
+``max_prompt_length``, so prompts and pairs that do not fit are removed and counted here instead
+of being silently truncated).
 
 >>> rows = [{"question": "Hi?", "system": "", "chatgpt": "Hello.", "llama2-13b-chat": "Go."}]
 >>> mapped = map_rows(rows, "orca_dpo_pairs")
@@ -16,18 +18,20 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prefjudge.errors import ConfigError, InputError
-from prefjudge.formatting.chat_templates import render_prompt
+from prefjudge.formatting.chat_templates import Render, renderer
+from prefjudge.formatting.trl import format_rows  # noqa: F401  (the one formatter; training calls it as D.format_rows)
 from prefjudge.train.config import DataConfig
 from prefjudge.train.sources import Turns, get_loader
 
 DATA_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
-Render = Callable[[list[dict[str, str]], bool], str]
+#: ``template_renderer(template, tokenizer)``: the one renderer (``"none"``: prompts already rendered,
+#: used verbatim with turns joined by a blank line; None: the tokenizer's own chat template).
+template_renderer = renderer
 
 
 @dataclass
@@ -145,50 +149,16 @@ def map_rows(rows: list[dict[str, Any]], loader: str, filters: dict[str, Any] | 
     return out
 
 
-def template_renderer(template: str | None, tokenizer: Any = None) -> Render:
-    """Render with a named template, else with the tokenizer's own chat template.
-
-    ``template="none"``: the prompts are already rendered (e.g. a curated export made with a chat
-    template); their text is used verbatim (turns joined by a blank line).
-    """
-    if template == "none":
-        return lambda msgs, gen: "\n\n".join(m["content"] for m in msgs)
-    if template is not None:
-        return lambda msgs, gen: render_prompt(template, msgs, add_generation_prompt=gen)
-    if tokenizer is None:
-        raise ConfigError("field 'data.chat_template': needed to render the standard format "
-                          "without a tokenizer (set it, or use format: conversational)")
-    return lambda msgs, gen: tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen)
-
-
-def format_rows(turns: list[Turns], fmt: str, template: str | None = None, tokenizer: Any = None) -> list[dict]:
-    """TRL rows: standard = rendered strings, conversational = message lists.
-
-    Preference rows get ``prompt``/``chosen``/``rejected``; SFT rows ``text`` or ``messages``.
-    In the standard format TRL appends the tokenizer's eos token to each answer.
-    """
-    render = template_renderer(template, tokenizer) if fmt == "standard" else None
-    out = []
-    for t in turns:
-        if t.messages is not None:
-            out.append({"text": render(t.messages, False)} if render else {"messages": t.messages})
-        elif render:
-            out.append({"prompt": render(t.prompt, True), "chosen": t.chosen, "rejected": t.rejected})
-        else:
-            out.append({"prompt": t.prompt, "chosen": [{"role": "assistant", "content": t.chosen}],
-                        "rejected": [{"role": "assistant", "content": t.rejected}]})
-    return out
-
-
 def _lengths(rows: list[dict], tokenizer: Any) -> list[tuple[int, int]]:
     """(prompt tokens, longest prompt+answer tokens) per row, tokenized as TRL does."""
     eos = tokenizer.eos_token or ""
+    chat = renderer(None, tokenizer)
 
     def n(texts: list[str]) -> list[int]:
         return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
-    def chat(msgs: list[dict], gen: bool) -> str:
-        return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen)
+    def ended(answer: str) -> str:  # TRL appends the eos token unless the answer already ends with it
+        return answer if answer.endswith(eos) else answer + eos
 
     if "text" in rows[0] or "messages" in rows[0]:
         texts = [r["text"] if "text" in r else chat(r["messages"], False) for r in rows]
@@ -196,7 +166,7 @@ def _lengths(rows: list[dict], tokenizer: Any) -> list[tuple[int, int]]:
     conv = isinstance(rows[0]["prompt"], list)
     prompts = [chat(r["prompt"], True) if conv else r["prompt"] for r in rows]
     full = {
-        key: [chat(r["prompt"] + r[key], False) if conv else r["prompt"] + r[key] + eos for r in rows]
+        key: [chat(r["prompt"] + r[key], False) if conv else r["prompt"] + ended(r[key]) for r in rows]
         for key in ("chosen", "rejected")
     }
     return list(zip(n(prompts), map(max, n(full["chosen"]), n(full["rejected"]))))

@@ -1,7 +1,8 @@
 """The report's plots, drawn with matplotlib (imported lazily) as inline SVG strings.
 
-Text is drawn as paths (``svg.fonttype = "path"``), so no data string reaches the SVG markup as
-text; ids are salted per plot so several SVGs can share one HTML page.
+Text is drawn as paths (``svg.fonttype = "path"``) and matplotlib's comments (which repeat each
+text) are removed, so no data string reaches the SVG markup: the HTML template inserts these SVGs
+unescaped. Ids are salted per plot so several SVGs can share one HTML page.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def _svg(fig, salt: str) -> str:
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
     text = buf.getvalue()
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text[text.index("<svg"):], flags=re.S)
-    return text
+    # matplotlib writes each drawn text again as a comment (<!-- judge name -->): drop them all
+    return re.sub(r"[ \t]*<!--.*?-->\n?", "", text, flags=re.S)
 
 
 def _figure(width: float, height: float):

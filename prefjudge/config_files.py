@@ -182,11 +182,26 @@ def field_path(loc: tuple | list) -> str:
     return out
 
 
-def format_errors(err: Any, path: str | Path, prefix: tuple = ()) -> str:
-    """One line per error of a pydantic ``ValidationError``: ``path: field.sub[2].name: message``."""
+def format_errors(err: Any, where: str | Path, prefix: tuple = ()) -> str:
+    """The one formatter of pydantic validation errors, for every config: one line per error,
+    ``where: field 'judges[2].max_tokens': message (got value)``.
+
+    ``where`` names the file or the config (``invalid recipe x.yaml``); ``prefix`` is the location
+    of the validated object inside it. An unknown key reads ``unknown field``; the offending value is
+    shown (shortened) except for a missing or unknown field.
+    """
     lines = []
     for e in err.errors(include_url=False):
-        msg = re.sub(r"^(Value error|Assertion failed), ", "", e["msg"])
+        if e["type"] == "extra_forbidden":
+            msg, got = "unknown field", ""
+        else:
+            msg = re.sub(r"^(Value error|Assertion failed), ", "", e["msg"])
+            got = "" if e["type"] == "missing" or isinstance(e.get("input"), (dict, list, tuple)) else f" (got {_short(e.get('input'))})"
         loc = field_path((*prefix, *e["loc"]))
-        lines.append(f"{path}: {loc}: {msg}" if loc else f"{path}: {msg}")
+        lines.append(f"{where}: field {loc!r}: {msg}{got}" if loc else f"{where}: {msg}{got}")
     return "\n".join(lines)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

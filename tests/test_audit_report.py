@@ -72,7 +72,7 @@ def test_html_escapes_every_data_string(report, tmp_path):
     html = report.to_html(tmp_path / "a.html")
     assert (tmp_path / "a.html").read_text() == html
     assert "<script" not in html.lower()
-    assert "&lt;script&gt;document.body.setAttribute(&#x27;data-pwned&#x27;,&#x27;1&#x27;)&lt;/script&gt;" in html
+    assert "&lt;script&gt;document.body.setAttribute(&#39;data-pwned&#39;,&#39;1&#39;)&lt;/script&gt;" in html
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "Content-Security-Policy" in html and "script-src 'none'" in html
     assert html.count("<svg") == 4 and "http://" not in html.replace("http://www.w3.org", "")

@@ -90,20 +90,20 @@ def test_empty_file_is_an_error_where_a_mapping_is_expected(tmp_path, name):
 def test_validation_errors_one_line_each_with_the_field_path(tmp_path):
     judges = _write(tmp_path, "judges:\n  - model: a\n  - model: b\n  - model: c\n    temprature: 1\n    max_tokens: 0\n")
     assert _error(load_judges, judges).splitlines() == [
-        f"{judges}: judges[2].max_tokens: Input should be greater than 0",
-        f"{judges}: judges[2].temprature: Extra inputs are not permitted",
+        f"{judges}: field 'judges[2].max_tokens': Input should be greater than 0 (got 0)",
+        f"{judges}: field 'judges[2].temprature': unknown field",
     ]
     listed = _write(tmp_path, "- model: a\n- judge: b\n", "l.yaml")
     assert _error(read_judge_specs, listed).splitlines() == [
-        f"{listed}: [1].model: Field required", f"{listed}: [1].judge: Extra inputs are not permitted"]
+        f"{listed}: field '[1].model': Field required", f"{listed}: field '[1].judge': unknown field"]
     curate = _write(tmp_path, yaml.safe_dump({"input": {"dataset": "x"}, "output": {"dir": "o"},
                                               "generate": {"temperature": [0.2, "hot"]}, "dedup": {"near": 2}}), "cur.yaml")
     lines = _error(CurateConfig.from_file, curate).splitlines()
-    assert f"{curate}: generate.temperature.list[float][1]: Input should be a valid number, unable to parse string as a number" in lines
-    assert f"{curate}: dedup.near: Input should be less than or equal to 1" in lines
+    assert f"{curate}: field 'generate.temperature.list[float][1]': Input should be a valid number, unable to parse string as a number (got 'hot')" in lines
+    assert f"{curate}: field 'dedup.near': Input should be less than or equal to 1 (got 2)" in lines
     assert all(line.startswith(f"{curate}: ") for line in lines)
     sim = _write(tmp_path, "judges: [{name: x}, {name: x}]\n", "sim.yaml")
-    assert _error(SimServerConfig.from_file, sim) == f"{sim}: judges: duplicate judge name(s): x"
+    assert _error(SimServerConfig.from_file, sim) == f"{sim}: field 'judges': duplicate judge name(s): x"
 
 
 def _secret_files(tmp_path) -> dict[str, tuple]:

@@ -27,7 +27,7 @@ def _write(tmp_path, cfg: dict):
 
 def test_config_errors_name_the_key(tmp_path):
     base = {"input": {"dataset": "x.parquet"}, "output": {"dir": str(tmp_path / "o")}}
-    with pytest.raises(ConfigError, match=r"preferences\.min_margn: Extra inputs are not permitted"):
+    with pytest.raises(ConfigError, match=r"field 'preferences\.min_margn': unknown field"):
         CurateConfig.from_file(_write(tmp_path, {**base, "preferences": {"min_margn": 0.2}}))
     with pytest.raises(ConfigError, match="exactly one of dataset, pairs, candidates, prompts"):
         CurateConfig.from_file(_write(tmp_path, {**base, "input": {"dataset": "x", "pairs": "y"}}))

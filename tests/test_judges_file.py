@@ -21,7 +21,7 @@ def test_a_list_or_a_judges_key(tmp_path):
     (None, "judges file not found"),
     ("[]\n", "expected a non-empty list of judges"),
     ("model: gpt-4o-mini\n", "expected a non-empty list of judges"),
-    ("- model: gpt-4o-mini\n- model: x\n  order_mode: sideways\n", r"\[1\]\.order_mode: Extra inputs"),
+    ("- model: gpt-4o-mini\n- model: x\n  order_mode: sideways\n", r"field '\[1\]\.order_mode': unknown field"),
 ])
 def test_bad_files_name_the_file_and_the_entry(tmp_path, text, message):
     path = tmp_path / "judges.yaml"

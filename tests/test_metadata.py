@@ -163,3 +163,37 @@ def test_scripts_test_runs_everything():
     assert 'python -m pytest -q "$@"' in script and "not slow" not in script
     assert "not slow" not in str(project())  # no addopts that deselects
     assert "-m" not in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"].split()
+
+
+def _run_scripts_test(tmp_path, env_extra, main_rc=0, lowest_rc=0):
+    """scripts/test in a copy whose bootstrap and test-lowest are stand-ins that log their calls."""
+    import os
+    import subprocess
+
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "test").write_text((ROOT / "scripts" / "test").read_text())
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    log = tmp_path / "calls.log"
+    for name, body in {"python": f'echo "main $*" >> {log}; exit {main_rc}', "chromium": "exit 0"}.items():
+        (fake_bin / name).write_text(f"#!/bin/sh\n{body}\n")
+        (fake_bin / name).chmod(0o755)
+    (tmp_path / "scripts" / "bootstrap.sh").write_text(f'export PATH="{fake_bin}:$PATH"\n')
+    (tmp_path / "scripts" / "test-lowest").write_text(f'echo "lowest $*" >> {log}; exit {lowest_rc}\n')
+    env = {k: v for k, v in os.environ.items() if k != "PREFJUDGE_SKIP_LOWEST"} | env_extra
+    proc = subprocess.run(["bash", str(tmp_path / "scripts" / "test"), "tests/test_x.py"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    return proc.returncode, log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.mark.parametrize("main_rc,lowest_rc,expected_rc", [(0, 0, 0), (0, 1, 1), (1, 0, 1), (2, 1, 2)])
+def test_scripts_test_ends_with_the_lowest_versions_job(tmp_path, main_rc, lowest_rc, expected_rc):
+    rc, calls = _run_scripts_test(tmp_path, {}, main_rc, lowest_rc)
+    # the whole suite with the arguments, then the lowest-versions job on its own fast tier (no arguments)
+    assert calls == ["main -m pytest -q tests/test_x.py", "lowest "]
+    assert rc == expected_rc
+
+
+def test_prefjudge_skip_lowest_skips_the_lowest_versions_job(tmp_path):
+    rc, calls = _run_scripts_test(tmp_path, {"PREFJUDGE_SKIP_LOWEST": "1"}, main_rc=0, lowest_rc=1)
+    assert calls == ["main -m pytest -q tests/test_x.py"] and rc == 0

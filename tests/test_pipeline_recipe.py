@@ -155,7 +155,7 @@ BROKEN = [
     (("steps", 0, "config", "preferences", "min_agreemnt"), 0.5, "field 'config.preferences.min_agreemnt': unknown field"),
     (("steps", 0, "config", "input", "prompts"), None, "field 'config.input'"),
     (("profiles", "smoke", "steps", "curate", "simulated", "score"), "no_such_module:fn", "field 'simulated.score'"),
-    (("steps", 0, "audit"), ["pdf"], "steps.0.curate.audit.0"),
+    (("steps", 0, "audit"), ["pdf"], "field 'steps[0].curate.audit[0]'"),
     (("steps", 1, "config", "dpo", "beta"), "high", "field 'dpo.beta'"),
 ]
 

@@ -182,7 +182,11 @@ def build_dataset(df: pd.DataFrame, format: Format = "standard", chat_template: 
     """The final ``datasets.Dataset``: TRL columns first, then :data:`KEPT_COLUMNS`, then extra input columns."""
     import datasets
 
-    cols: dict[str, list] = format_rows(df, format, chat_template)
+    if format == "conversational" and chat_template is not None:
+        raise InputError("chat_template applies to format='standard'; in the conversational format TRL applies "
+                         "the tokenizer's own chat template when it trains", field="chat_template")
+    rows = format_rows(df, format, chat_template, end_of_turn=True)
+    cols: dict[str, list] = {k: [r[k] for r in rows] for k in (rows[0] if rows else ("prompt", "chosen", "rejected"))}
     cols["id"] = list(df["id"])
     for c in ("margin", "agreement", "consistent", "judges", "model_chosen", "model_rejected"):
         cols[c] = [clean_optional(v) for v in df[c]]

@@ -36,7 +36,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from prefjudge.errors import ConfigError
-from prefjudge.train.config import config_from_dict, describe_validation_error, exactly_one, read_yaml
+from prefjudge.config_files import format_errors
+from prefjudge.train.config import config_from_dict, exactly_one, read_yaml
 
 
 class _Strict(BaseModel):
@@ -175,7 +176,7 @@ def _validate(data: dict[str, Any], where: str) -> Recipe:
     try:
         return Recipe.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(f"invalid recipe {where}: {describe_validation_error(err)}") from None
+        raise ConfigError(format_errors(err, f"invalid recipe {where}")) from None
 
 
 def apply_profile(raw: dict[str, Any], profile: str, where: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from prefjudge.errors import ConfigError
 from prefjudge.judging.judges_file import read_judge_specs
-from prefjudge.train.config import describe_validation_error
+from prefjudge.config_files import format_errors
 from prefjudge.recipes.schema import CurateStep, SimulatedSpec
 
 AUDIT_SUFFIX = {"html": "audit.html", "md": "audit.md", "json": "audit.json"}
@@ -118,7 +118,7 @@ def validate_curate_config(config: dict[str, Any], where: str):
     try:
         return CurateConfig.model_validate(config)
     except ValidationError as err:
-        raise ConfigError(f"invalid {where}: {describe_validation_error(err, prefix='config')}") from None
+        raise ConfigError(format_errors(err, f"invalid {where}", ("config",))) from None
 
 
 def check_curate_step(step: CurateStep, where: str, base_dir: Path | None = None) -> Any:

@@ -188,25 +188,14 @@ class TrainConfig(StrictModel):
     push: PushConfig = Field(default_factory=PushConfig)
 
 
-def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
-    """One line per problem, each naming the dotted field path."""
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(x) for x in (*([prefix] if prefix else []), *e["loc"]))
-        got = "" if e["type"] == "missing" else f" (got {e['input']!r})"
-        if e["type"] == "extra_forbidden":
-            parts.append(f"field {loc!r}: unknown field")
-        else:
-            parts.append(f"field {loc!r}: {e['msg']}{got}")
-    return "; ".join(parts)
-
-
 def config_from_dict(data: dict[str, Any], *, source: str = "training config") -> TrainConfig:
     """Validate a mapping into a ``TrainConfig``; raise ``ConfigError`` naming the field."""
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(f"invalid {source}: {describe_validation_error(err)}") from None
+        from prefjudge.config_files import format_errors
+
+        raise ConfigError(format_errors(err, f"invalid {source}")) from None
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

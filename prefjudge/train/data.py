@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from prefjudge.errors import ConfigError, InputError
-from prefjudge.formatting.chat_templates import Render, renderer
+from prefjudge.formatting.chat_templates import Render, renderer  # noqa: F401  (Render was defined here)
 from prefjudge.formatting.trl import format_rows  # noqa: F401  (the one formatter; training calls it as D.format_rows)
 from prefjudge.train.config import DataConfig
 from prefjudge.train.sources import Turns, get_loader

@@ -1,11 +1,14 @@
 """Answers from a local causal LM (a merged model folder, or a base model + adapter): greedy,
-batched, rendered with the model's chat template or a named one (:mod:`prefjudge.formatting.chat_templates`)."""
+batched, each prompt rendered by :func:`prefjudge.formatting.chat_templates.render_prompt` (a named
+template, else the model's own) into the text a training row's ``prompt`` holds."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from prefjudge.formatting.chat_templates import renderer
+from prefjudge.formatting.trl import prompt_messages
 from prefjudge.types import clean_model_text
 
 
@@ -30,22 +33,14 @@ def _load(model_path: str, dtype: str = "float32"):
     return model.eval(), tok
 
 
-def _render(tok, prompt: str | list[dict], chat_template: str | None) -> str:
-    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
-    if chat_template:
-        from prefjudge.formatting.chat_templates import render_prompt
-
-        return render_prompt(chat_template, messages)
-    return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-
 def generate_answers(model_path: str, prompts: list, *, max_new_tokens: int = 64, batch_size: int = 8,
                      chat_template: str | None = None) -> list[str]:
     """Greedy answers of a model (or base + adapter) to ``prompts`` (strings or message lists)."""
     import torch
 
     model, tok = _load(model_path)
-    texts = [_render(tok, p, chat_template) for p in prompts]
+    render = renderer(chat_template or None, tok)
+    texts = [render(prompt_messages(p, None), True) for p in prompts]
     answers: list[str] = []
     for i in range(0, len(texts), batch_size):
         batch = tok(texts[i:i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)

@@ -2,8 +2,10 @@
 
 Each loader turns a raw row of its source dataset into a ``Turns`` (prompt messages plus the
 chosen/rejected answers, or a whole conversation for SFT), or returns the reason the row is
-dropped (the recipes' filters). Formatting (chat template, standard vs conversational) is done
-afterwards by ``prefjudge.train.data``, so one mapping serves every template.
+dropped (the recipes' filters). The system prompt goes first in the prompt messages
+(:func:`prefjudge.formatting.trl.prompt_messages`, as in curation). Formatting (chat template,
+standard vs conversational) is done afterwards by :func:`prefjudge.formatting.trl.format_rows`,
+so one mapping serves every template.
 
 >>> LOADERS["orca_dpo_pairs"].map({"system": "", "question": "2+2?", "chatgpt": "4",
 ...                                "llama2-13b-chat": "5"}, {})
@@ -24,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from prefjudge.errors import InputError
+from prefjudge.formatting.rows import is_missing
+from prefjudge.formatting.trl import prompt_messages
 
 
 class Turns(NamedTuple):
@@ -56,11 +60,6 @@ def _text(row: dict[str, Any], key: str) -> str:
     return value
 
 
-def _prompt(system: str | None, user: str) -> list[dict[str, str]]:
-    msgs = [{"role": "system", "content": system}] if system else []
-    return msgs + [{"role": "user", "content": user}]
-
-
 def from_curate_schema(schema: str) -> MapFn:
     """A mapping that reuses :data:`prefjudge.formatting.schemas.SCHEMAS` (one mapping per source for
     curation and training alike) and returns its row as ``Turns``."""
@@ -72,11 +71,8 @@ def from_curate_schema(schema: str) -> MapFn:
             mapped = SCHEMAS[schema](row, None)
         except KeyError as err:
             raise InputError("missing column", field=str(err.args[0])) from None
-        prompt = mapped["prompt"]
-        messages = _prompt(mapped["system"], prompt) if isinstance(prompt, str) else list(prompt)
-        if isinstance(prompt, list) and mapped["system"] and messages[0]["role"] != "system":
-            messages = [{"role": "system", "content": mapped["system"]}, *messages]
-        return Turns(prompt=messages, chosen=mapped["chosen"], rejected=mapped["rejected"])
+        return Turns(prompt=prompt_messages(mapped["prompt"], mapped["system"]), chosen=mapped["chosen"],
+                     rejected=mapped["rejected"])
 
     map_fn.__doc__ = f"The {schema!r} mapping of prefjudge.curate.loaders, as Turns."
     return map_fn
@@ -139,7 +135,7 @@ def map_llm_twin(row: dict[str, Any], filters: dict[str, Any]) -> Turns | str:
         reason = llm_twin_reject_reason(chosen, filters.get("min_chosen_chars", 100))
         if reason:
             return reason
-    return Turns(prompt=_prompt(None, _text(row, "prompt")), chosen=chosen,
+    return Turns(prompt=prompt_messages(_text(row, "prompt"), None), chosen=chosen,
                  rejected=_text(row, "rejected"))
 
 
@@ -169,9 +165,8 @@ def map_preference(row: dict[str, Any], filters: dict[str, Any]) -> Turns | str:
     for key in ("prompt", "chosen", "rejected"):
         if key not in row:
             raise InputError("missing column (map it with data.columns)", field=key)
-    prompt = _as_messages(row["prompt"], "prompt")
-    if row.get("system") and prompt[0]["role"] != "system":
-        prompt = [{"role": "system", "content": str(row["system"])}, *prompt]
+    system = row.get("system")  # None or NaN (an empty cell of a parquet/csv export) is no system prompt
+    prompt = prompt_messages(_as_messages(row["prompt"], "prompt"), None if is_missing(system) else str(system))
     return Turns(prompt=prompt, chosen=_answer(row["chosen"], "chosen"),
                  rejected=_answer(row["rejected"], "rejected"))
 

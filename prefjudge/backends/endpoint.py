@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from prefjudge.backends.errors_map import MAX_RETRY_WAIT_S
 from prefjudge.errors import ConfigError
@@ -98,6 +98,24 @@ def named_defaults(data: Any) -> Any:
         data["name"] = data.get("name") or data["model"]
         data["family"] = data.get("family") or infer_family(data["model"])
     return data
+
+
+class NamedEndpointSettings(EndpointSettings):
+    """EndpointSettings plus a name and a family: the shared base of Judge and Generator, built
+    with the model as the one positional argument (``Judge("gpt-4o")``)."""
+
+    family: str | None = None
+    name: str | None = None
+
+    def __init__(self, model: str | None = None, /, **data: Any):
+        if model is not None:
+            data["model"] = model
+        super().__init__(**data)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        return named_defaults(data)
 
 
 class Endpoint(EndpointSettings):

@@ -15,30 +15,18 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from prefjudge.backends.endpoint import TRANSPORT_FIELDS, EndpointSettings, named_defaults
+from prefjudge.backends.endpoint import TRANSPORT_FIELDS, NamedEndpointSettings
 from prefjudge.errors import InputError
 
 
-class Generator(EndpointSettings):
+class Generator(NamedEndpointSettings):
     """One model that answers prompts for :func:`prefjudge.generate`."""
 
-    family: str | None = None
-    name: str | None = None
     temperature: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     """Used when ``generate(temperature=...)`` is not given (one value, or one per sample)."""
     max_tokens: int = Field(default=1024, gt=0)
-
-    def __init__(self, model: str | None = None, /, **data: Any):
-        if model is not None:
-            data["model"] = model
-        super().__init__(**data)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _defaults(cls, data: Any) -> Any:
-        return named_defaults(data)
 
     def preflight(self) -> None:
         """An unknown backend or an unset ``api_key_env`` variable, before the first call."""

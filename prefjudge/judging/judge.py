@@ -7,10 +7,10 @@ import random
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from prefjudge.backends.base import CallParams
-from prefjudge.backends.endpoint import EndpointSettings, named_defaults
+from prefjudge.backends.endpoint import NamedEndpointSettings
 from prefjudge.judging.parsing import (
     NOT_OWN,
     coded_choices,
@@ -35,7 +35,7 @@ REASK_CODED = (
 )
 
 
-class Judge(EndpointSettings):
+class Judge(NamedEndpointSettings):
     """One LLM judge: an endpoint (the transport fields of :class:`~prefjudge.backends.endpoint.EndpointSettings`)
     plus a template, a verdict mode and sampling settings.
 
@@ -51,8 +51,6 @@ class Judge(EndpointSettings):
     'j'
     """
 
-    family: str | None = None
-    name: str | None = None
     template: str = "pairwise"
     mode: Literal["verdict", "json", "logprob"] | None = None
     """Default: the template's mode (``pairwise`` -> verdict, ``pairwise_json`` -> json...)."""
@@ -60,16 +58,6 @@ class Judge(EndpointSettings):
     max_tokens: int = Field(default=1024, gt=0)
     top_logprobs: int = Field(default=5, ge=1, le=20)
     reask: bool = True
-
-    def __init__(self, model: str | None = None, /, **data: Any):
-        if model is not None:
-            data["model"] = model
-        super().__init__(**data)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _defaults(cls, data: Any) -> Any:
-        return named_defaults(data)
 
     @property
     def priced(self) -> bool:

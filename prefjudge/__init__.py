@@ -92,9 +92,12 @@ _DEPRECATED: dict[str, str] = {
 __all__ = sorted([*_EXPORTS, "AuditReport", "audit", "from_alpaca_eval", "from_preference_dataset"])
 
 if TYPE_CHECKING:  # pragma: no cover
+    from prefjudge.aggregation.jury import Jury, aggregate
+    from prefjudge.backends.endpoint import Endpoint
     from prefjudge.curate.export import export
     from prefjudge.curate.filters import Filter, predicate
     from prefjudge.curate.generate import agenerate, generate
+    from prefjudge.curate.generator import Generator
     from prefjudge.curate.hub import push_to_hub
     from prefjudge.curate.loaders import load_preferences
     from prefjudge.curate.preferences import PreferenceSet, to_preferences
@@ -103,23 +106,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from prefjudge.curate.report import CurationReport
     from prefjudge.errors import ConfigError, InputError, PrefjudgeError
     from prefjudge.families import infer_family
-    from prefjudge.backends.endpoint import Endpoint
-    from prefjudge.curate.generator import Generator
     from prefjudge.judging.judge import Judge
+    from prefjudge.judging.rank_pairs import arank_pairs, rank_pairs
+    from prefjudge.judging.store import Store
     from prefjudge.judgments import normalize_judgments as read_judgments
     from prefjudge.judgments import write_judgments
-    from prefjudge.aggregation.jury import Jury, aggregate
-    from prefjudge.judging.rank_pairs import arank_pairs, rank_pairs
+    from prefjudge.recipes.evaluation import EvalResult, evaluate
+    from prefjudge.recipes.loading import load_recipe
+    from prefjudge.recipes.runner import run_recipe
     from prefjudge.result import RankResult
-    from prefjudge.judging.store import Store
     from prefjudge.train.common import TrainOutput
     from prefjudge.train.config import TrainConfig
     from prefjudge.train.dpo import train_dpo
-    from prefjudge.recipes.evaluation import EvalResult, evaluate
     from prefjudge.train.memory import MemoryEstimate, estimate_memory
     from prefjudge.train.merging import MergeResult, merge
-    from prefjudge.recipes.loading import load_recipe
-    from prefjudge.recipes.runner import run_recipe
     from prefjudge.train.sft import train_sft
     from prefjudge.types import Completion, Judgment, Pair, Verdict
 

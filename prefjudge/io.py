@@ -116,7 +116,7 @@ def text_as_objects(df: pd.DataFrame) -> pd.DataFrame:
 
     for col in df.columns:
         dtype = df[col].dtype
-        if dtype == object or isinstance(dtype, pd.StringDtype):
+        if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype):
             df[col] = none_for_missing(df[col])
     return df
 

@@ -197,7 +197,7 @@ def _to_frame(data: Any) -> pd.DataFrame:
         return read_judgments_file(data)
     if hasattr(data, "to_pandas") and hasattr(data, "column_names"):  # datasets.Dataset
         return data.to_pandas()
-    if hasattr(data, "judgments") and isinstance(getattr(data, "judgments"), pd.DataFrame):
+    if hasattr(data, "judgments") and isinstance(data.judgments, pd.DataFrame):
         return data.judgments
     if isinstance(data, list):
         try:

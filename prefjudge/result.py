@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from prefjudge.io import none_for_missing, str_labels, text_as_objects
-from prefjudge.types import OUTCOME_COLUMNS
-from prefjudge.types import RESULT_COLUMNS
+from prefjudge.types import OUTCOME_COLUMNS, RESULT_COLUMNS
 
 if TYPE_CHECKING:
     import datasets

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 import prefjudge as pj
-from prefjudge.errors import ConfigError
 from prefjudge.aggregation.jury import Jury, aggregate
+from prefjudge.errors import ConfigError
 from prefjudge.testing import SimJudge, SimServer, make_demo_pairs
 
 NAMES = ["gpt-sim", "llama-sim"]

@@ -9,10 +9,9 @@ next to the injected ones, and over 20 unbiased juries the share of flagged stat
 from __future__ import annotations
 
 import pytest
+from _audit_helpers import SimJudgeSpec, judge_pairs, make_pairs
 
 from prefjudge.audit import audit
-
-from _audit_helpers import SimJudgeSpec, judge_pairs, make_pairs
 
 NO_BIAS = {"p_first": 0.5, "p_longer": 0.5, "p_lists": 0.5, "self_preference": 0.0, "length_slope": 0.0}
 BIASED = [

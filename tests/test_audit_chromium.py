@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _audit_helpers import SimJudgeSpec, judge_pairs, make_pairs
 
 from prefjudge.audit import audit
-
-from _audit_helpers import SimJudgeSpec, judge_pairs, make_pairs
 
 pytestmark = pytest.mark.slow  # drives headless Chromium
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 import prefjudge as pj
-from prefjudge.audit import audit
 from prefjudge.aggregation.jury import Jury, aggregate
+from prefjudge.audit import audit
 from prefjudge.testing import SimGenerator, SimJudge, SimServer, SimWorld, make_demo_pairs
 
 SIM_JUDGES = [

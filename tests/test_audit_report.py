@@ -6,14 +6,13 @@ import json
 
 import pandas as pd
 import pytest
-
-from prefjudge.audit import __all__ as audit_all  # prefjudge.audit, the attribute, is the function
-from prefjudge.audit import AuditReport, audit, from_alpaca_eval, from_preference_dataset
-from prefjudge.errors import InputError
-from prefjudge.aggregation.jury import aggregate
-from prefjudge.judgments import write_judgments
-
 from _audit_helpers import SimJudgeSpec, judge_pairs, make_pairs
+
+from prefjudge.aggregation.jury import aggregate
+from prefjudge.audit import AuditReport, audit, from_alpaca_eval, from_preference_dataset
+from prefjudge.audit import __all__ as audit_all  # prefjudge.audit, the attribute, is the function
+from prefjudge.errors import InputError
+from prefjudge.judgments import write_judgments
 
 RATE_KEYS = {"value", "ci", "n", "reason"}
 XSS = "<script>document.body.setAttribute('data-pwned','1')</script>"
@@ -169,8 +168,8 @@ def test_preference_dataset_audit():
 
 
 def test_cli_writes_all_three_formats(table, tmp_path):
-    from typer.testing import CliRunner
     import typer
+    from typer.testing import CliRunner
 
     from prefjudge.cli.audit import audit_command
 

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 import prefjudge
+from prefjudge.cli.train import app
 from prefjudge.errors import ConfigError
 from prefjudge.judging.judges_file import load_judges
-from prefjudge.cli.train import app
 from prefjudge.recipes.loading import BUILTIN_DIR, builtin_recipes, find_recipe, load_recipe
 from prefjudge.recipes.runner import run_recipe
 

@@ -9,13 +9,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import prefjudge as pj
 from prefjudge.curate.config import CurateConfig
 from prefjudge.errors import ConfigError
 from prefjudge.judging.judges_file import load_judges, read_judge_specs
+from prefjudge.recipes.loading import load_recipe
 from prefjudge.testing import SimServerConfig
 from prefjudge.train.config import load_config as load_train_config
-from prefjudge.recipes.loading import load_recipe
 
 SECRET = "sk-test-DO-NOT-EXPORT-0123456789"
 
@@ -214,7 +213,6 @@ def test_cli_rank_and_curate_print_config_errors_on_one_line(tmp_path):
 
 
 def test_shipped_judges_file_and_recipes_load():
-    from pathlib import Path
 
     from prefjudge.recipes.loading import BUILTIN_DIR as root
 

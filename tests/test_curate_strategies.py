@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from prefjudge.stats.bt import fit_bt
-from prefjudge.stats.posterior import all_pairs, extreme_probabilities, round_robin_extremes, tie_priority
 from prefjudge.curate.selection import strength_order
 from prefjudge.curate.strategies import Adaptive, Knockout, RoundRobin, phase_one_cost
+from prefjudge.stats.bt import fit_bt
+from prefjudge.stats.posterior import all_pairs, extreme_probabilities, round_robin_extremes, tie_priority
 
 
 def _drive(planner, quality):

@@ -299,8 +299,9 @@ def test_normalized_judgments_hold_none_not_nan():
 # ---- 5. export paths ------------------------------------------------------------------------------
 
 def _prefs():
-    import prefjudge.curate as pc
     from _curate_helpers import make_result, three_judges
+
+    import prefjudge.curate as pc
 
     specs = [{"id": f"p{i}", "prompt": f"Question {i}?", "a": f"Answer A{i}.", "b": f"Answer B{i}.",
               "verdicts": three_judges("a")} for i in range(3)]

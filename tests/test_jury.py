@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from prefjudge.aggregation.agreement import agreement_share, cohen_kappa, fleiss_kappa
-from prefjudge.errors import ConfigError, InputError
 from prefjudge.aggregation.jury import Jury, aggregate
+from prefjudge.errors import ConfigError, InputError
 from prefjudge.result import RankResult
 
 

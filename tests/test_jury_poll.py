@@ -7,10 +7,9 @@ weightings (dawid_skene, weighted) must not. Accuracies are against the simulato
 from __future__ import annotations
 
 import pytest
+from _audit_helpers import SimJudgeSpec, judge_pairs, make_pairs
 
 from prefjudge.aggregation.jury import aggregate
-
-from _audit_helpers import SimJudgeSpec, judge_pairs, make_pairs
 
 JUDGES = [
     SimJudgeSpec("gpt-4o", noise=0.15),

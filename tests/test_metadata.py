@@ -84,7 +84,7 @@ def test_the_code_needs_transformers_5_and_trl_1_16():
 def test_extras_build_on_each_other_and_repeat_nothing():
     extras = project()["optional-dependencies"]
     assert "prefjudge[local]" in extras["train"]
-    assert extras["all"] == ["prefjudge[litellm,train]"]
+    assert extras["all"] == ["prefjudge[litellm,train,anthropic]"]
     seen: dict[str, str] = {}
     for extra, reqs in extras.items():
         for r in map(Requirement, reqs):
@@ -165,7 +165,7 @@ def test_scripts_test_runs_everything():
     assert "-m" not in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"].split()
 
 
-def _run_scripts_test(tmp_path, env_extra, main_rc=0, lowest_rc=0):
+def _run_scripts_test(tmp_path, env_extra, main_rc=0, lowest_rc=0, lint_rc=0):
     """scripts/test in a copy whose bootstrap and test-lowest are stand-ins that log their calls."""
     import os
     import subprocess
@@ -175,7 +175,7 @@ def _run_scripts_test(tmp_path, env_extra, main_rc=0, lowest_rc=0):
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
     log = tmp_path / "calls.log"
-    for name, body in {"python": f'echo "main $*" >> {log}; exit {main_rc}', "chromium": "exit 0"}.items():
+    for name, body in {"python": f'echo "main $*" >> {log}; [ "$2" = ruff ] && exit {lint_rc}; exit {main_rc}', "chromium": "exit 0"}.items():
         (fake_bin / name).write_text(f"#!/bin/sh\n{body}\n")
         (fake_bin / name).chmod(0o755)
     (tmp_path / "scripts" / "bootstrap.sh").write_text(f'export PATH="{fake_bin}:$PATH"\n')
@@ -190,10 +190,20 @@ def _run_scripts_test(tmp_path, env_extra, main_rc=0, lowest_rc=0):
 def test_scripts_test_ends_with_the_lowest_versions_job(tmp_path, main_rc, lowest_rc, expected_rc):
     rc, calls = _run_scripts_test(tmp_path, {}, main_rc, lowest_rc)
     # the whole suite with the arguments, then the lowest-versions job on its own fast tier (no arguments)
-    assert calls == ["main -m pytest -q tests/test_x.py", "lowest "]
+    assert calls == [LINT, "main -m pytest -q tests/test_x.py", "lowest "]
+    assert rc == expected_rc
+
+
+LINT = "main -m ruff check prefjudge tests bench scripts"
+
+
+@pytest.mark.parametrize("main_rc,expected_rc", [(0, 1), (2, 2)])
+def test_a_lint_failure_fails_the_run_after_the_tests_ran(tmp_path, main_rc, expected_rc):
+    rc, calls = _run_scripts_test(tmp_path, {}, main_rc, lowest_rc=0, lint_rc=1)
+    assert calls == [LINT, "main -m pytest -q tests/test_x.py", "lowest "]
     assert rc == expected_rc
 
 
 def test_prefjudge_skip_lowest_skips_the_lowest_versions_job(tmp_path):
     rc, calls = _run_scripts_test(tmp_path, {"PREFJUDGE_SKIP_LOWEST": "1"}, main_rc=0, lowest_rc=1)
-    assert calls == ["main -m pytest -q tests/test_x.py"] and rc == 0
+    assert calls == [LINT, "main -m pytest -q tests/test_x.py"] and rc == 0

@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 import prefjudge as pj
 from prefjudge.testing.scripted import ScriptedServer
 
-
 # -- prompt_text ---------------------------------------------------------------------------------
 
 def test_prompt_text_is_one_function_for_pairs_and_curation():
@@ -62,8 +61,8 @@ def test_judge_shows_a_system_message_of_the_prompt_as_the_system_prompt():
 
 def test_content_ids_are_unchanged_and_come_from_one_function():
     from prefjudge import content
-    from prefjudge.judging import pairs
     from prefjudge.formatting import rows
+    from prefjudge.judging import pairs
     from prefjudge.judging.pairs import normalize_pairs
 
     assert not hasattr(rows, "content_id")

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _quickstart_helpers import artefact_paths
 
 from prefjudge.errors import ConfigError
 from prefjudge.recipes.loading import BUILTIN_DIR, load_recipe
 from prefjudge.recipes.runner import run_recipe, with_judges
 from prefjudge.train.scores import explanation_score
-from _quickstart_helpers import artefact_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = BUILTIN_DIR / "curate_judge_train.yaml"

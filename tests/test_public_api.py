@@ -1,8 +1,8 @@
 """The public API is explicit and typed: named keyword parameters (no ``**kwargs``), annotations a
 type checker can read, one name per idea, a small ``__all__``, and ``import prefjudge`` stays cheap.
 
-No type checker runs here (mypy/pyright are not in the dev environment), so these tests check what
-a type checker relies on: the signatures, that the annotations resolve, and that every public name
+mypy is in the dev extra and one test runs it on a user's script; the others check what a type
+checker relies on: the signatures, that the annotations resolve, and that every public name
 is imported statically (at module level or under ``if TYPE_CHECKING:``) from where it really lives.
 """
 
@@ -164,7 +164,7 @@ def test_helpers_at_the_root_still_work_with_a_warning_naming_their_home():
             obj = getattr(pj, name)
         assert obj is getattr(importlib.import_module(module), attr)
     with pytest.raises(AttributeError):
-        pj.no_such_name
+        pj.no_such_name  # noqa: B018 (the attribute access is the test)
 
 
 def test_main_names_load_without_warnings():

@@ -19,7 +19,14 @@ import pytest
 from prefjudge.errors import ConfigError
 from prefjudge.judging.templates import load_template
 from prefjudge.testing import (
-    FaultPlan, SimGenerator, SimJudge, SimServer, SimServerConfig, SimWorld, make_demo_pairs, request_key,
+    FaultPlan,
+    SimGenerator,
+    SimJudge,
+    SimServer,
+    SimServerConfig,
+    SimWorld,
+    make_demo_pairs,
+    request_key,
 )
 
 VERDICT_LINE = re.compile(r"\[\[([ABC])\]\]")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from prefjudge.errors import ConfigError
-from prefjudge.train.config import QuantizationConfig, config_from_dict, load_config
-from prefjudge.recipes.schema import deep_merge
 from prefjudge.recipes.loading import BUILTIN_DIR, load_recipe
+from prefjudge.recipes.schema import deep_merge
+from prefjudge.train.config import QuantizationConfig, config_from_dict, load_config
 from prefjudge.train.runtime import plan_runtime
 
 RECIPES = BUILTIN_DIR

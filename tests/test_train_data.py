@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from prefjudge.errors import InputError
-from prefjudge.train import data as D
-from prefjudge.train.config import DataConfig
 from prefjudge.recipes.llm_twin import build_llm_twin_dataset, clean_text, parse_triples, read_articles
 from prefjudge.recipes.loading import BUILTIN_DIR
+from prefjudge.train import data as D
+from prefjudge.train.config import DataConfig
 from prefjudge.train.sources import llm_twin_reject_reason
 
 SAMPLES = BUILTIN_DIR / "data"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from prefjudge.train.tiny_model import build_tiny_model
+from prefjudge.recipes.schema import deep_merge
 from prefjudge.train.config import config_from_dict
 from prefjudge.train.dpo import build_dpo_trainer, train_dpo
-from prefjudge.recipes.schema import deep_merge
 from prefjudge.train.sft import train_sft
+from prefjudge.train.tiny_model import build_tiny_model
 
 pytestmark = pytest.mark.slow  # trains tiny models
 

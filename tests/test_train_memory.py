@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from prefjudge.errors import ConfigError
+from prefjudge.recipes.schema import deep_merge
 from prefjudge.train.architectures import KNOWN, dims_for
 from prefjudge.train.config import config_from_dict
 from prefjudge.train.memory import GPUS, estimate_memory, lora_param_count, weight_bytes
-from prefjudge.recipes.schema import deep_merge
 
 BASE = {"model": {"name_or_path": "teknium/OpenHermes-2.5-Mistral-7B"}, "data": {"hub_id": "x"},
         "dpo": {"per_device_train_batch_size": 4, "max_length": 1536}}

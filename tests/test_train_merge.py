@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from prefjudge.errors import InputError
-from prefjudge.train.tiny_model import build_tiny_model
 from prefjudge.train.merging import CHECK_TEXTS, MergeCheckError, merge
+from prefjudge.train.tiny_model import build_tiny_model
 
 pytestmark = pytest.mark.slow  # builds a tiny model and LoRA adapters, merges them
 

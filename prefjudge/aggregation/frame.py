@@ -7,11 +7,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from prefjudge.types import OUTCOME_COLUMNS
 from prefjudge.aggregation.agreement import agreement_share
-from prefjudge.errors import ConfigError, InputError
 from prefjudge.aggregation.rules import BUILTIN, RuleInput, RuleOutput
-from prefjudge.aggregation.votes import CLASSES, Encoded, Votes, collapse, encode, key_consistency, pair_consistency, pair_human, pair_table, winner_codes
+from prefjudge.aggregation.votes import (
+    CLASSES,
+    Encoded,
+    Votes,
+    collapse,
+    encode,
+    key_consistency,
+    pair_consistency,
+    pair_human,
+    pair_table,
+    winner_codes,
+)
+from prefjudge.errors import ConfigError, InputError
+from prefjudge.types import OUTCOME_COLUMNS
 
 if TYPE_CHECKING:
     from prefjudge.aggregation.jury import Jury

@@ -22,7 +22,6 @@ from prefjudge.errors import ConfigError, InputError
 from prefjudge.types import OUTCOME_COLUMNS
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
     from prefjudge.result import RankResult

@@ -173,7 +173,7 @@ def dawid_skene(inp: RuleInput, *, max_iter: int = 500, tol: float = 1e-7, smoot
     p_init = (np.bincount(i, weights=CLASS_SCORE[lab], minlength=n_p) + smoothing) / (n_obs + 2 * smoothing)
     post = np.column_stack([p_init, 1 - p_init])
     n_iter, conf, prior = 0, np.full((n_j, 2, 3), 1 / 3), np.full(2, 0.5)
-    for n_iter in range(1, max_iter + 1):
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 (read after the loop)
         prior, conf = _ds_m_step(post, seen, i, j, lab, n_j, smoothing)
         new = _ds_e_step(prior, conf, i, j, lab, n_p)
         delta = float(np.abs(new - post)[seen].max()) if seen.any() else 0.0

@@ -27,8 +27,8 @@ def audit_table(table: pd.DataFrame, *, outcomes: pd.DataFrame | None = None, me
     votes = collapse(enc)
     meta = dict(meta or {})
     if outcomes is None:
-        from prefjudge.aggregation.jury import Jury
         from prefjudge.aggregation.frame import aggregate_frame
+        from prefjudge.aggregation.jury import Jury
 
         jury = Jury(list(enc.judges), aggregate=rule, quorum=quorum, same_family=same_family, families=families)
         outcomes, reliability = aggregate_frame(jury, table, enc=enc, votes=votes, human=(facts.human, facts.human_known))

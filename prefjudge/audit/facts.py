@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from prefjudge.families import infer_family
 from prefjudge.aggregation.votes import Encoded, Votes, pair_human
+from prefjudge.families import infer_family
 
 #: A line that starts, after optional spaces, with ``*``, ``•``, ``-`` or an enumerator (``1.``,
 #: ``1)``, ``a.``, ``A)``) followed by a space and text: AlpacaEval's "contains a list". Written

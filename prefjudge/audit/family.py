@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from prefjudge.aggregation.votes import CLASS_SCORE, Encoded, Votes
-from prefjudge.stats.intervals import bootstrap_mean
 from prefjudge.audit.facts import PairFacts
+from prefjudge.stats.intervals import bootstrap_mean
 
 
 def reference_scores(votes: Votes, facts: PairFacts, n_pairs: int) -> tuple[np.ndarray, np.ndarray]:

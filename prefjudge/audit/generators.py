@@ -11,8 +11,8 @@ import pandas as pd
 
 from prefjudge.aggregation.votes import CLASS_SCORE
 from prefjudge.audit.facts import PairFacts
-from prefjudge.stats.lc import LCProblem, fit_lc, lc_win_rates, length_coefficient, length_feature
 from prefjudge.audit.stats import length_sd, rate
+from prefjudge.stats.lc import LCProblem, fit_lc, lc_win_rates, length_coefficient, length_feature
 
 
 def generators_entry(winner: np.ndarray, has: np.ndarray, facts: PairFacts) -> dict:

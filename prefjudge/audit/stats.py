@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from prefjudge.aggregation.agreement import cohen_kappa
-from prefjudge.aggregation.votes import A, B, CLASS_SCORE
-from prefjudge.stats.intervals import bootstrap_clustered, wilson
+from prefjudge.aggregation.votes import CLASS_SCORE, A, B
 from prefjudge.audit.facts import LENGTH_MARGIN, PairFacts, VerdictView
+from prefjudge.stats.intervals import bootstrap_clustered, wilson
 from prefjudge.stats.lc import length_feature, length_slope
 
 #: Length-ratio bins (longer / shorter) of the "prefers longer" curve.

@@ -13,8 +13,8 @@ import importlib
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
-from prefjudge.errors import ConfigError
 from prefjudge.backends.base import Backend, CallParams
+from prefjudge.errors import ConfigError
 
 if TYPE_CHECKING:
     from prefjudge.backends.endpoint import Endpoint

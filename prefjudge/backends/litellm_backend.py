@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 
-from prefjudge.errors import ConfigError
-from prefjudge.types import Completion
 from prefjudge.backends.base import Backend, CallParams
 from prefjudge.backends.endpoint import Endpoint
 from prefjudge.backends.errors_map import map_exception
 from prefjudge.backends.openai_backend import completion_from_response, request_kwargs, split_extra
+from prefjudge.errors import ConfigError
+from prefjudge.types import Completion
 
 
 def import_litellm():

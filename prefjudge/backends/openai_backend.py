@@ -7,13 +7,12 @@ import os
 
 import httpx
 
-from prefjudge.errors import PermanentBackendError
-from prefjudge.types import Completion
 from prefjudge.backends.base import Backend, CallParams
 from prefjudge.backends.endpoint import Endpoint
 from prefjudge.backends.errors_map import map_exception
 from prefjudge.backends.reply import read_chat_completion, response_to_dict
-
+from prefjudge.errors import PermanentBackendError
+from prefjudge.types import Completion
 
 CLIENT_OPTIONS = ("extra_headers", "extra_body", "extra_query")
 """``Judge.params`` keys applied the way the openai client applies them, never sent as body keys."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from prefjudge.errors import PermanentBackendError
-from prefjudge.types import Completion
 from prefjudge.backends.base import Backend, CallParams
 from prefjudge.backends.endpoint import Endpoint
+from prefjudge.errors import PermanentBackendError
+from prefjudge.types import Completion
 
 
 class TransformersBackend(Backend):

@@ -29,9 +29,9 @@ def audit_command(
 
     Example: prefjudge audit runs/judgments.parquet --html audit.html --md audit.md --json audit.json
     """
+    from prefjudge.audit import audit
     from prefjudge.cli.common import fail
     from prefjudge.errors import PrefjudgeError
-    from prefjudge.audit import audit
 
     try:
         report = audit(path, aggregate=aggregate, quorum=quorum, same_family=same_family, seed=seed)

@@ -20,9 +20,9 @@ def curate_command(
     Example: prefjudge curate recipes/curate.yaml --no-push
     """
     from prefjudge.cli.common import fail
-    from prefjudge.errors import PrefjudgeError
     from prefjudge.curate.config import CurateConfig
     from prefjudge.curate.pipeline import run_curation
+    from prefjudge.errors import PrefjudgeError
 
     try:
         cfg = CurateConfig.from_file(config)

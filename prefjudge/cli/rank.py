@@ -9,8 +9,8 @@ from typing import Optional
 import typer
 
 from prefjudge.cli import app
-from prefjudge.judging.judges_file import load_judges
 from prefjudge.cli.common import fail
+from prefjudge.judging.judges_file import load_judges
 
 
 @app.command("rank")
@@ -32,8 +32,8 @@ def rank_command(
 
     Example: prefjudge rank pairs.jsonl --judge gpt-4o-mini --order both --store runs.db --out ranked.parquet
     """
-    from prefjudge.judging.judge import Judge
     from prefjudge.io import read_table, write_table
+    from prefjudge.judging.judge import Judge
     from prefjudge.judging.rank_pairs import rank_pairs
 
     try:

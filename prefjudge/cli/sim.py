@@ -18,9 +18,9 @@ def serve_sim_command(
     log_file: Optional[Path] = typer.Option(None, help="Append one JSON line per request here."),
 ) -> None:
     """Serve SIMULATED judges and generators on 127.0.0.1 as an OpenAI-compatible API (not real models)."""
+    from prefjudge.cli.common import fail
     from prefjudge.errors import ConfigError
     from prefjudge.testing.server import main as serve
-    from prefjudge.cli.common import fail
 
     argv = ["--port", str(port)]
     for flag, value in (("--config", config), ("--port-file", port_file), ("--log-file", log_file)):

@@ -113,8 +113,8 @@ def eval_command(trained: str = typer.Argument(..., help="Merged model folder, o
                  max_new_tokens: int = typer.Option(128), seed: int = typer.Option(0)) -> None:
     """Judge the trained model's answers against the base's (random order): win rate, LC win rate, lengths."""
     from prefjudge.cli.common import fail
-    from prefjudge.recipes.schema import EvalStep
     from prefjudge.recipes.runner import run_eval
+    from prefjudge.recipes.schema import EvalStep
 
     try:
         step = EvalStep(id="eval", kind="eval", trained=trained, base=base, prompts=str(prompts.resolve()),

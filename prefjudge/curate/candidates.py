@@ -17,8 +17,8 @@ from typing import Any
 
 from prefjudge.content import content_id
 from prefjudge.errors import InputError
-from prefjudge.textcheck import check_chars
 from prefjudge.formatting.rows import check_prompt, check_text, clean_optional, is_missing, to_frame
+from prefjudge.textcheck import check_chars
 
 
 @dataclass

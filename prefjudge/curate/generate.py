@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any, Union
 
 from prefjudge.content import content_id
 from prefjudge.errors import InputError
-from prefjudge.textcheck import check_chars
 from prefjudge.formatting.rows import check_prompt, clean_optional, is_missing, to_frame
+from prefjudge.textcheck import check_chars
 
 if TYPE_CHECKING:
     import datasets
     import pandas as pd
 
-    from prefjudge.judging.engine import Engine
     from prefjudge.curate.generator import Generator
+    from prefjudge.judging.engine import Engine
     from prefjudge.judging.rank_pairs import StoreInput
 
     #: strings, chat message lists, dicts with ``prompt`` (optional ``prompt_id``, ``system``), or a table

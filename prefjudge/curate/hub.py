@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prefjudge.errors import InputError
 from prefjudge.curate.export import export
+from prefjudge.errors import InputError
 
 if TYPE_CHECKING:
     from huggingface_hub import CommitInfo, CommitOperationAdd, HfApi

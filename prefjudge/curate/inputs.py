@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from prefjudge.content import content_id
 from prefjudge.errors import InputError
-from prefjudge.formatting.rows import WORK_COLUMNS, answer_text, check_prompt, clean_optional, is_missing, require_columns, to_frame
+from prefjudge.formatting.rows import (
+    WORK_COLUMNS,
+    answer_text,
+    check_prompt,
+    clean_optional,
+    is_missing,
+    require_columns,
+    to_frame,
+)
 
 if TYPE_CHECKING:
     import pandas as pd

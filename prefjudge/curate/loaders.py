@@ -12,10 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prefjudge.errors import InputError, PrefjudgeError
 from prefjudge.curate.filters import Filter
+from prefjudge.errors import InputError, PrefjudgeError
+from prefjudge.formatting.rows import to_frame
 from prefjudge.formatting.schemas import HUB_IDS, SCHEMAS, SOURCE_PREFIX, Row, detect_schema  # noqa: F401 (re-exported)
-from prefjudge.formatting.rows import answer_text, as_messages, check_prompt, check_text, clean_optional, is_missing, to_frame
 
 if TYPE_CHECKING:
     import datasets

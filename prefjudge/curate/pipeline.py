@@ -11,10 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prefjudge.errors import ConfigError
 from prefjudge.curate.config import CurateConfig, DecontamConfig, FiltersConfig
-from prefjudge.curate.filters import Filter, chosen_ends_with, chosen_starts_upper, different_answers, max_prompt_chars, min_chosen_chars
+from prefjudge.curate.filters import (
+    Filter,
+    chosen_ends_with,
+    chosen_starts_upper,
+    different_answers,
+    max_prompt_chars,
+    min_chosen_chars,
+)
 from prefjudge.curate.preferences import PreferenceSet
+from prefjudge.errors import ConfigError
 
 
 @dataclass
@@ -104,12 +111,12 @@ def chat_template(spec: str | None) -> Any:
 
 def rank_input(cfg: CurateConfig) -> Any:
     """The ranked (or loaded) data that ``to_preferences`` curates."""
-    from prefjudge.io import read_table
-    from prefjudge.judging.rank_pairs import rank_pairs
     from prefjudge.curate.generate import generate
     from prefjudge.curate.loaders import load_preferences
     from prefjudge.curate.ranking import rank_responses
     from prefjudge.curate.rejudge import to_pairs
+    from prefjudge.io import read_table
+    from prefjudge.judging.rank_pairs import rank_pairs
 
     inp, rk = cfg.input, cfg.rank
     judges = build_judges(cfg)
@@ -141,9 +148,9 @@ def preference_kwargs(cfg: CurateConfig) -> dict[str, Any]:
 
 def run_curation(cfg: CurateConfig, config_file: str | Path | None = None, *, push: bool = True) -> CurationRun:
     """Every step of the config; the export folder also holds the config (the file itself when given)."""
-    from prefjudge.result import RankResult
     from prefjudge.curate.export import export
     from prefjudge.curate.preferences import to_preferences
+    from prefjudge.result import RankResult
 
     ranked = rank_input(cfg)
     prefs = to_preferences(ranked, **preference_kwargs(cfg))

@@ -15,15 +15,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from prefjudge.errors import InputError
 from prefjudge.curate.balance import balance_lengths
-from prefjudge.curate.decontam import Benchmarks, decontaminate as _decontaminate
+from prefjudge.curate.decontam import Benchmarks
+from prefjudge.curate.decontam import decontaminate as _decontaminate
 from prefjudge.curate.dedup import deduplicate
 from prefjudge.curate.filters import Filter, Predicate, apply_filters
-from prefjudge.formatting.trl import Format, format_rows
 from prefjudge.curate.inputs import working_table
 from prefjudge.curate.report import CurationReport
+from prefjudge.errors import InputError
 from prefjudge.formatting.rows import WORK_COLUMNS, clean_optional, is_missing
+from prefjudge.formatting.trl import Format, format_rows
 
 if TYPE_CHECKING:
     import datasets

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 from prefjudge._renamed import renamed_kwargs
+from prefjudge.curate.candidates import Group, normalize_candidates
+from prefjudge.curate.strategies import Adaptive, Knockout, Planner, RoundRobin, phase_one_cost
 from prefjudge.errors import InputError
 from prefjudge.judging.rank_pairs import Aggregate, JudgesInput, OrderPolicy, StoreInput
 from prefjudge.result import RankResult
-from prefjudge.curate.candidates import Group, normalize_candidates
-from prefjudge.curate.strategies import Adaptive, Knockout, Planner, RoundRobin, phase_one_cost
 
 if TYPE_CHECKING:
     import datasets

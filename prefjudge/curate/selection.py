@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from prefjudge.mathutil import sigmoid
 from prefjudge.formatting.rows import WORK_COLUMNS
+from prefjudge.mathutil import sigmoid
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -23,11 +23,11 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from prefjudge.backends import Backend, CallParams, create_backend
 from prefjudge.backends.errors_map import MAX_RETRY_AFTER_S, MAX_RETRY_WAIT_S, clamp_retry_after
-from prefjudge.judging.cost import cost_usd
 from prefjudge.errors import BackendError, PermanentBackendError, TransientBackendError
+from prefjudge.judging.cost import cost_usd
 from prefjudge.judging.ratelimit import RateLimiter
-from prefjudge.secrets import redact, register_secret
 from prefjudge.judging.store import Store, request_hash
+from prefjudge.secrets import redact, register_secret
 from prefjudge.types import Completion
 
 if TYPE_CHECKING:

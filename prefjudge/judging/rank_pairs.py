@@ -8,14 +8,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
-from prefjudge.judging.engine import Engine
-from prefjudge.errors import ConfigError, InputError
-from prefjudge.judging.judge import Judge, display_orders, to_original
 from prefjudge.aggregation.jury import Jury, RuleName
+from prefjudge.errors import ConfigError, InputError
+from prefjudge.judging.engine import Engine
+from prefjudge.judging.judge import Judge, display_orders, to_original
 from prefjudge.judging.pairs import normalize_pairs
 from prefjudge.judging.progress import ProgressBar
-from prefjudge.result import RankResult
 from prefjudge.judging.store import Store
+from prefjudge.result import RankResult
 from prefjudge.types import Judgment, Order, Pair
 
 if TYPE_CHECKING:

@@ -8,8 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from prefjudge.errors import ConfigError
-from prefjudge.recipes.schema import (BuildTwinStep, CurateStep, EvalStep, MergeStep, Recipe, TrainStep, _check_refs,
-                                      _validate, apply_profile, is_ref)
+from prefjudge.recipes.schema import (
+    BuildTwinStep,
+    CurateStep,
+    EvalStep,
+    MergeStep,
+    Recipe,
+    TrainStep,
+    _check_refs,
+    _validate,
+    apply_profile,
+    is_ref,
+)
 from prefjudge.recipes.steps import anchor_curate_config, check_curate_step
 from prefjudge.train.config import config_from_dict, read_yaml
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from prefjudge.recipes.paths import in_recipe
+from prefjudge.recipes.schema import BuildTwinStep, CurateStep, EvalStep, MergeStep, Recipe, TrainStep, is_ref
 from prefjudge.train import data as D
 from prefjudge.train.architectures import ModelDims, dims_for
 from prefjudge.train.config import DataConfig, TrainConfig, config_from_dict
 from prefjudge.train.memory import GPUS, estimate_memory
-from prefjudge.recipes.paths import in_recipe
-from prefjudge.recipes.schema import BuildTwinStep, CurateStep, EvalStep, MergeStep, Recipe, TrainStep, is_ref
 from prefjudge.train.runtime import plan_runtime, resolve_model_path
 
 EXAMPLE_CHARS = 240

@@ -25,10 +25,20 @@ from typing import Any
 
 from prefjudge.errors import ConfigError
 from prefjudge.judging.judges_file import load_judges
-from prefjudge.train.config import config_from_dict
-from prefjudge.recipes.paths import cli_path, fresh_dir, in_recipe, output_dir
-from prefjudge.recipes.schema import BuildTwinStep, CurateStep, EvalStep, JurySpec, MergeStep, Recipe, TrainStep, deep_merge, is_ref
 from prefjudge.recipes.loading import find_recipe, load_recipe
+from prefjudge.recipes.paths import cli_path, fresh_dir, in_recipe, output_dir
+from prefjudge.recipes.schema import (
+    BuildTwinStep,
+    CurateStep,
+    EvalStep,
+    JurySpec,
+    MergeStep,
+    Recipe,
+    TrainStep,
+    deep_merge,
+    is_ref,
+)
+from prefjudge.train.config import config_from_dict
 
 
 def default_out(name: str, profile: str, now: datetime | None = None) -> Path:

@@ -30,14 +30,13 @@ export of a ``curate`` step (see ``prefjudge.recipes.steps``).
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from prefjudge.errors import ConfigError
 from prefjudge.config_files import format_errors
-from prefjudge.train.config import config_from_dict, exactly_one, read_yaml
+from prefjudge.errors import ConfigError
+from prefjudge.train.config import exactly_one
 
 
 class _Strict(BaseModel):

@@ -31,9 +31,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from prefjudge.config_files import format_errors
 from prefjudge.errors import ConfigError
 from prefjudge.judging.judges_file import read_judge_specs
-from prefjudge.config_files import format_errors
 from prefjudge.recipes.schema import CurateStep, SimulatedSpec
 
 AUDIT_SUFFIX = {"html": "audit.html", "md": "audit.md", "json": "audit.json"}

@@ -50,7 +50,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, *, weights: np.ndarray | None = N
         return float(np.sum(w * (y * eta - np.logaddexp(0.0, eta)))) - ridge / 2 * float(b @ b)
 
     obj, converged, it = objective(beta), False, 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (read after the loop)
         p = sigmoid(X @ beta)
         grad = X.T @ (w * (y - p)) - ridge * beta
         hess = (X * (w * p * (1 - p))[:, None]).T @ X + eye

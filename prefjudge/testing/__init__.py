@@ -35,14 +35,20 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
     from prefjudge.testing.app import LogRecord
-    from prefjudge.testing.demo import make_demo_pairs, make_demo_prompts, register_pairs
-    from prefjudge.testing.protocol import parse_judge_prompt, request_key
     from prefjudge.testing.config import SimServerConfig
+    from prefjudge.testing.demo import make_demo_pairs, make_demo_prompts, register_pairs
+    from prefjudge.testing.jury import simulated_jury
+    from prefjudge.testing.protocol import parse_judge_prompt, request_key
     from prefjudge.testing.server import SimServer
     from prefjudge.testing.sim import (
-        FaultPlan, SimGenerator, SimJudge, SimWorld, WorldEntry, default_sim_generators, default_sim_jury,
+        FaultPlan,
+        SimGenerator,
+        SimJudge,
+        SimWorld,
+        WorldEntry,
+        default_sim_generators,
+        default_sim_jury,
     )
-    from prefjudge.testing.jury import simulated_jury
     from prefjudge.train.tiny_model import build_tiny_model
 
 

@@ -16,11 +16,20 @@ from typing import Any
 
 from aiohttp import web
 
-from prefjudge.testing.protocol import (
-    JudgePrompt, Kind, classify, coded_reply, completion, count_tokens, error_body, judge_reply, message_text,
-    request_key, response_mode,
-)
 from prefjudge.testing.config import SimServerConfig
+from prefjudge.testing.protocol import (
+    JudgePrompt,
+    Kind,
+    classify,
+    coded_reply,
+    completion,
+    count_tokens,
+    error_body,
+    judge_reply,
+    message_text,
+    request_key,
+    response_mode,
+)
 from prefjudge.testing.sim import Fault, SimGenerator, SimJudge, SimWorld, seeded_rng
 
 _FLUSH_EVERY_S = 0.2

@@ -2,8 +2,10 @@
 
     python prefjudge/recipes/builtin/data/make_samples.py
 """
-import json, random
+import json
+import random
 from pathlib import Path
+
 out = Path(__file__).resolve().parent
 rng = random.Random(7)
 TOPICS = [("the water cycle", "water evaporates, forms clouds and falls again as rain"),

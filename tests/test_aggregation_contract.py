@@ -104,8 +104,8 @@ def test_call_majority_and_majority_on_a_hand_built_table():
         ("r", "A", "ab", "a"), ("r", "A", "ba", "a"), ("r", "B", "ab", "b"), ("r", "B", "ba", None),
     ]
     t = pd.DataFrame(rows, columns=["pair_id", "judge", "order", "winner"])
-    calls = aggregate(t, rule="call_majority").outcomes
-    judges = aggregate(t, rule="majority").outcomes
+    calls = aggregate(t, aggregate="call_majority").outcomes
+    judges = aggregate(t, aggregate="majority").outcomes
     # per call: p 3 a vs 1 b -> a (p_a 3/4); r 2 a vs 1 b -> a.  Per judge: p votes tie + a -> tie; r a + b -> tie
     assert calls["winner"].to_dict() == {"p": "a", "q": "b", "r": "a"}
     assert calls.loc["p", "p_a"] == pytest.approx(0.75) and calls.loc["r", "p_a"] == pytest.approx(2 / 3)
@@ -127,7 +127,7 @@ def test_jury_aggregate_and_rank_pairs_accept_the_same_rule_names(rule, sim_worl
     pairs = _pairs(sim_world, n=12)
     with SimServer(judges=SIMS, world=sim_world) as server:
         res = pj.rank_pairs(pairs, judges=_judges(server), order="both", seed=0, aggregate=rule, progress=False)
-    again = aggregate(res.judgments, rule=rule).outcomes
+    again = aggregate(res.judgments, aggregate=rule).outcomes
     direct = Jury(NAMES, aggregate=rule).aggregate_table(res.judgments)
     assert res.meta["aggregate"] == rule
     assert res.outcomes["winner"].notna().all()
@@ -142,7 +142,7 @@ def test_unknown_rule_name_is_a_config_error_before_any_call(bad, sim_world):
         assert server.count_ok() == 0
     for name in RULE_NAMES:
         assert name in str(err.value)
-    for call in (lambda: Jury(NAMES, aggregate=bad), lambda: aggregate(pd.DataFrame({"pair_id": ["p"], "judge": ["A"], "winner": ["a"]}), rule=bad)):
+    for call in (lambda: Jury(NAMES, aggregate=bad), lambda: aggregate(pd.DataFrame({"pair_id": ["p"], "judge": ["A"], "winner": ["a"]}), aggregate=bad)):
         with pytest.raises(ConfigError, match="call_majority"):
             call()
 
@@ -210,7 +210,7 @@ def test_contract_broken_after_an_in_memory_run_hands_back_the_judgments(sim_wor
         with pytest.raises(ConfigError) as err:
             pj.rank_pairs(pairs, judges=_judges(server), order="both", aggregate=_picky, progress=False)
     assert "store=None" in str(err.value) and ".judgments" in str(err.value)
-    again = aggregate(err.value.judgments, rule="majority")
+    again = aggregate(err.value.judgments, aggregate="majority")
     assert len(again.outcomes) == 10 and again.outcomes["winner"].notna().all()
 
 

@@ -110,7 +110,7 @@ def test_rank_result_pairs_fill_what_the_judgments_lack(table):
 
 
 def test_audit_rule_quorum_and_same_family_options(table):
-    d = audit(table, rule="weighted", quorum=3, same_family="exclude").to_dict()
+    d = audit(table, aggregate="weighted", quorum=3, same_family="exclude").to_dict()
     assert d["jury"]["rule"] == "weighted" and d["jury"]["below_quorum"] > 0
     assert any("below the quorum" in w or "than the quorum" in w for w in d["warnings"])
 

@@ -78,3 +78,45 @@ def test_trl_style_judge_interface(sim_world):
         with pytest.raises(pj.InputError, match="row 0, field 'completions'"):
             PairwiseJudge(judge).judge(["q1"], [[good, bad, bad]])
     assert ranks == old == [0, 1]
+
+
+def test_one_error_handler_user_errors_exit_2_and_bugs_exit_1_with_the_traceback_on_request(monkeypatch):
+    import typer
+
+    from prefjudge.cli.common import user_errors
+    from prefjudge.errors import InputError
+
+    def run(exc: BaseException) -> int:
+        try:
+            with user_errors():
+                raise exc
+        except typer.Exit as e:
+            return e.exit_code
+        raise AssertionError("no exit")
+
+    assert run(InputError("bad row", field="prompt", row=3)) == 2
+    assert run(FileNotFoundError("nope.jsonl")) == 2
+    assert run(ZeroDivisionError("boom")) == 1
+    with pytest.raises(typer.BadParameter):
+        with user_errors():
+            raise typer.BadParameter("x")
+
+
+def test_an_unexpected_error_says_it_is_a_bug_and_shows_the_traceback_only_with_prefjudge_debug(monkeypatch, capsys):
+    import typer
+
+    from prefjudge.cli.common import user_errors
+
+    def boom() -> None:
+        with user_errors():
+            raise ZeroDivisionError("boom")
+
+    monkeypatch.delenv("PREFJUDGE_DEBUG", raising=False)
+    with pytest.raises(typer.Exit):
+        boom()
+    err = capsys.readouterr().err
+    assert "unexpected ZeroDivisionError: boom" in err and "PREFJUDGE_DEBUG=1" in err and "Traceback" not in err
+    monkeypatch.setenv("PREFJUDGE_DEBUG", "1")
+    with pytest.raises(typer.Exit):
+        boom()
+    assert "Traceback" in capsys.readouterr().err

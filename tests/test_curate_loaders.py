@@ -82,10 +82,10 @@ def test_orca_mapping(tmp_path):
     assert (old[0]["chosen"], old[0]["rejected"]) == ("Good.", "Bad.")
 
 
-def test_distilabel_mapping_and_seed_filters(tmp_path):
+def test_distilabel_mapping_and_distilabel_orca_filters(tmp_path):
     ds = pc.load_preferences(str(_write(tmp_path, "d", DISTILABEL, "parquet")))
     assert ds[0]["prompt"] == "Q1" and ds[2]["model_chosen"] == "llama-2-13b-chat"  # swapped: Llama's answer won
-    ps = pc.to_preferences(ds, filters=pc.seed_filters())
+    ps = pc.to_preferences(ds, filters=pc.distilabel_orca_filters())
     assert [r["prompt"] for r in ps] == ["Q1", "Q3"]
     removed = ps.report.removed().set_index("id")["step"].tolist()
     assert removed == ["filter:status_not_tie", "filter:min_chosen_score", "filter:not_in_gsm8k_train"]
@@ -194,3 +194,19 @@ def test_card_names_the_source_of_a_loaded_dataset(tmp_path):
     text = str(build_card(prefs))
     assert f"- Source: `{path} (schema orca_dpo_pairs)`" in text and "labels came with the source data" in text
     assert pc.to_preferences(prefs).provenance["source"] == prefs.provenance["source"]  # re-curating keeps it
+
+
+def test_recipe_named_filters_keep_working_under_their_old_names_with_a_warning():
+    from prefjudge.curate.config import FiltersConfig
+    from prefjudge.curate.pipeline import build_filters
+
+    with pytest.warns(DeprecationWarning, match="distilabel_orca_filters"):
+        old = pc.seed_filters()
+    assert [f.name for f in old] == [f.name for f in pc.distilabel_orca_filters()]
+    with pytest.warns(DeprecationWarning, match="complete_sentence_filters"):
+        old = pc.llm_twin_filters(50)
+    assert [f.name for f in old] == [f.name for f in pc.complete_sentence_filters(50)]
+    with pytest.warns(DeprecationWarning, match="filters.distilabel_orca"):
+        via_old_key = build_filters(FiltersConfig(seed_filters=True))
+    assert [f.name for f in via_old_key] == [f.name for f in build_filters(FiltersConfig(distilabel_orca=True))]
+    assert build_filters(FiltersConfig()) == []

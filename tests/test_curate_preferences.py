@@ -83,14 +83,14 @@ def test_chat_template_with_conversational_is_an_error():
         pc.to_preferences(make_result(_specs()), format="conversational", chat_template="chatml")
 
 
-def test_preference_table_input_and_llm_twin_filters():
+def test_preference_table_input_and_complete_sentence_filters():
     rows = [
         {"prompt": "Write about X.", "chosen": LONG_OK, "rejected": "meh"},
         {"prompt": "Write about Y.", "chosen": "too short.", "rejected": "meh"},
         {"prompt": "Write about Z.", "chosen": LONG_OK.lower(), "rejected": "meh"},
         {"prompt": "Write about W.", "chosen": LONG_OK.rstrip(".") + " and no end", "rejected": "meh"},
     ]
-    ps = pc.to_preferences(rows, filters=pc.llm_twin_filters(100))
+    ps = pc.to_preferences(rows, filters=pc.complete_sentence_filters(100))
     assert [r["prompt"] for r in ps] == ["Write about X."]
     assert [(s.step, s.removed) for s in ps.report.steps if s.step.startswith("filter:")] == [
         ("filter:min_chosen_chars", 1), ("filter:chosen_starts_upper", 1), ("filter:chosen_ends_with", 1)]

@@ -312,7 +312,7 @@ def test_aggregate_returns_a_rank_result_with_pairs_rebuilt():
 
 
 def test_aggregate_dawid_skene_records_judge_accuracy_in_meta():
-    res = aggregate(table(VOTES), rule="dawid_skene")
+    res = aggregate(table(VOTES), aggregate="dawid_skene")
     assert set(res.meta["judge_reliability"]) == {"A", "B", "C"}
     assert all(0 <= r["accuracy"] <= 1 for r in res.meta["judge_reliability"].values())
 

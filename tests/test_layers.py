@@ -199,3 +199,15 @@ def test_the_check_catches_an_upward_import(tmp_path, monkeypatch):
 def test_walk_packages_matches_the_files():
     walked = {m.name for m in pkgutil.walk_packages([str(ROOT)], "prefjudge.") if ".builtin" not in m.name}
     assert walked == {m for m in MODULES if m != "prefjudge" and ".builtin." not in m}
+
+
+def test_every_layer_is_documented_in_the_readme_layout_and_the_architecture_page():
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout"):]
+    arch = (root / "docs" / "architecture.md").read_text(encoding="utf-8")
+    packages = sorted(p.name for p in (root / "prefjudge").iterdir() if (p / "__init__.py").exists())
+    assert packages, "no subpackages found"
+    assert [p for p in packages if f"  {p}/" not in layout] == []
+    assert [p for p in packages if f"`{p}/`" not in arch] == []
+    assert set(ALLOWED) - {"core"} == set(packages), "a layer without a package, or a package without a layer"

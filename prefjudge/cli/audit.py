@@ -30,16 +30,13 @@ def audit_command(
     Example: prefjudge audit runs/judgments.parquet --html audit.html --md audit.md --json audit.json
     """
     from prefjudge.audit import audit
-    from prefjudge.cli.common import fail
-    from prefjudge.errors import PrefjudgeError
+    from prefjudge.cli.common import user_errors
 
-    try:
+    with user_errors():
         report = audit(path, aggregate=aggregate, quorum=quorum, same_family=same_family, seed=seed)
         for target, write in ((html, report.to_html), (md, report.to_markdown), (json_out, report.to_json)):
             if target is not None:
                 write(target)
-    except (PrefjudgeError, OSError) as exc:
-        raise fail(exc) from exc
     if html is None and md is None and json_out is None:
         typer.echo(report.to_markdown())
     else:

@@ -19,19 +19,16 @@ def curate_command(
 
     Example: prefjudge curate recipes/curate.yaml --no-push
     """
-    from prefjudge.cli.common import fail
+    from prefjudge.cli.common import user_errors
     from prefjudge.curate.config import CurateConfig
     from prefjudge.curate.pipeline import run_curation
-    from prefjudge.errors import PrefjudgeError
 
-    try:
+    with user_errors():
         cfg = CurateConfig.from_file(config)
         if check:
             typer.echo(f"{config}: valid ({cfg.input.kind} input -> {cfg.output.dir})")
             return
         run = run_curation(cfg, config_file=config, push=not no_push)
-    except PrefjudgeError as exc:
-        raise fail(exc) from exc
     rep = run.prefs.report
     typer.echo(rep.to_markdown())
     typer.echo(f"\n{rep.n_input} rows in, {len(run.prefs)} pairs out -> {run.out_dir}")

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from prefjudge.cli import app
-from prefjudge.cli.common import fail
+from prefjudge.cli.common import user_errors
 from prefjudge.judging.judges_file import load_judges
 
 
@@ -36,7 +36,7 @@ def rank_command(
     from prefjudge.judging.judge import Judge
     from prefjudge.judging.rank_pairs import rank_pairs
 
-    try:
+    with user_errors():
         judges = load_judges(judges_file) if judges_file else []
         key = os.environ.get(api_key_env) if api_key_env else None
         judges += [Judge(m, backend=backend, base_url=base_url, api_key=key, template=template) for m in judge]
@@ -46,10 +46,6 @@ def rank_command(
         write_table(result.to_pandas(), out)
         if judgments_out:
             write_table(result.judgments, judgments_out)
-    except typer.BadParameter:
-        raise
-    except Exception as exc:
-        raise fail(exc) from exc
     df = result.to_pandas()
     counts = df["winner"].value_counts(dropna=False).to_dict()
     typer.echo(f"{len(df)} pairs judged: " + ", ".join(f"{k}={v}" for k, v in counts.items()) + f" -> {out}")

@@ -18,16 +18,13 @@ def serve_sim_command(
     log_file: Optional[Path] = typer.Option(None, help="Append one JSON line per request here."),
 ) -> None:
     """Serve SIMULATED judges and generators on 127.0.0.1 as an OpenAI-compatible API (not real models)."""
-    from prefjudge.cli.common import fail
-    from prefjudge.errors import ConfigError
+    from prefjudge.cli.common import user_errors
     from prefjudge.testing.server import main as serve
 
     argv = ["--port", str(port)]
     for flag, value in (("--config", config), ("--port-file", port_file), ("--log-file", log_file)):
         if value is not None:
             argv += [flag, str(value)]
-    try:
+    with user_errors():  # a bad --config: one line naming the file, no traceback
         code = serve(argv)
-    except ConfigError as exc:  # a bad --config: one line naming the file, no traceback
-        raise fail(exc) from exc
     raise typer.Exit(code)

@@ -13,6 +13,7 @@ from prefjudge.curate.filters import (
     Filter,
     chosen_ends_with,
     chosen_starts_upper,
+    complete_sentence_filters,
     different_answers,
     llm_twin_filters,
     max_prompt_chars,
@@ -22,7 +23,7 @@ from prefjudge.curate.filters import (
 from prefjudge.curate.generate import GENERATION_COLUMNS, agenerate, generate
 from prefjudge.curate.generator import Generator
 from prefjudge.curate.hub import push_to_hub
-from prefjudge.curate.loaders import HUB_IDS, SCHEMAS, detect_schema, load_preferences, seed_filters
+from prefjudge.curate.loaders import HUB_IDS, SCHEMAS, detect_schema, distilabel_orca_filters, load_preferences, seed_filters
 from prefjudge.curate.preferences import KEPT_COLUMNS, PreferenceSet, to_preferences
 from prefjudge.curate.ranking import STRATEGIES, ResponseRanking, arank_responses, rank_responses
 from prefjudge.curate.rejudge import to_pairs
@@ -34,4 +35,5 @@ __all__ = [
     "llm_twin_filters", "max_prompt_chars", "min_chosen_chars", "predicate", "share_longer", "to_preferences",
     "GENERATION_COLUMNS", "Generator", "STRATEGIES", "ResponseRanking", "agenerate", "arank_responses", "generate", "rank_responses",
     "build_card", "export", "push_to_hub", "HUB_IDS", "SCHEMAS", "detect_schema", "load_preferences", "seed_filters", "to_pairs",
+    "complete_sentence_filters", "distilabel_orca_filters",
 ]

@@ -88,8 +88,10 @@ class FiltersConfig(StrictModel):
     """Characters the chosen answer must end with, e.g. ".!?" (LLM Twin)."""
     max_prompt_chars: int | None = Field(None, gt=0)
     different_answers: bool = False
-    seed_filters: bool = False
-    """The seed recipe's filters for argilla/distilabel-intel-orca-dpo-pairs."""
+    distilabel_orca: bool = False
+    """The usual filters for argilla/distilabel-intel-orca-dpo-pairs (:func:`distilabel_orca_filters`)."""
+    seed_filters: bool | None = None
+    """Deprecated name of ``distilabel_orca``."""
 
 
 class DedupConfig(StrictModel):

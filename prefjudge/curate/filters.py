@@ -74,9 +74,19 @@ def different_answers() -> Filter:
     return Filter("different_answers", "chosen and rejected are identical", lambda r: r["chosen"].strip() != r["rejected"].strip())
 
 
-def llm_twin_filters(min_chars: int = 100) -> list[Filter]:
-    """The LLM Twin recipe's filters: chosen >= ``min_chars`` characters, starts upper-case, ends in . ! ?"""
+def complete_sentence_filters(min_chars: int = 100) -> list[Filter]:
+    """Chosen answers that read as complete prose: >= ``min_chars`` characters, starting upper-case,
+    ending in . ! ? (the LLM Twin recipe's filters)."""
     return [min_chosen_chars(min_chars), chosen_starts_upper(), chosen_ends_with(".!?")]
+
+
+def llm_twin_filters(min_chars: int = 100) -> list[Filter]:
+    """Deprecated name of :func:`complete_sentence_filters`."""
+    import warnings
+
+    warnings.warn("llm_twin_filters() is deprecated; use prefjudge.curate.complete_sentence_filters()",
+                  DeprecationWarning, stacklevel=2)
+    return complete_sentence_filters(min_chars)
 
 
 def predicate(fn: Predicate, name: str | None = None, reason: str | None = None) -> Filter:

@@ -104,14 +104,26 @@ def _read_files(files: Any, split: str, kwargs: dict) -> Any:
     return datasets.load_dataset(builder, data_files=files, split="train", **kwargs)
 
 
-def seed_filters(schema: str = "distilabel_orca", min_chosen_score: float = 8.0) -> list[Filter]:
-    """The seed recipe's filters for argilla/distilabel-intel-orca-dpo-pairs, as reported Filters.
+def distilabel_orca_filters(min_chosen_score: float = 8.0) -> list[Filter]:
+    """The usual filters for argilla/distilabel-intel-orca-dpo-pairs (the TinyLlama recipe's), as
+    reported Filters: status != "tie", chosen_score >= ``min_chosen_score``, not in_gsm8k_train
+    (13k -> about 6k rows)."""
+    return _distilabel_orca(min_chosen_score)
 
-    status != "tie", chosen_score >= ``min_chosen_score``, not in_gsm8k_train (13k -> about 6k rows).
-    """
+
+def seed_filters(schema: str = "distilabel_orca", min_chosen_score: float = 8.0) -> list[Filter]:
+    """Deprecated name of :func:`distilabel_orca_filters`."""
+    import warnings
+
+    warnings.warn("seed_filters() is deprecated; use prefjudge.curate.distilabel_orca_filters()",
+                  DeprecationWarning, stacklevel=2)
     name = HUB_IDS.get(schema, (schema,))[0]
     if name != "distilabel_orca":
-        raise InputError(f"the seed filters are defined for distilabel_orca, not {schema!r}", field="schema")
+        raise InputError(f"these filters are defined for distilabel_orca, not {schema!r}", field="schema")
+    return _distilabel_orca(min_chosen_score)
+
+
+def _distilabel_orca(min_chosen_score: float) -> list[Filter]:
     return [
         Filter("status_not_tie", "the rater scored both answers equally (status == 'tie')", lambda r: r["status"] != "tie"),
         Filter("min_chosen_score", f"chosen_score below {min_chosen_score:g}",

@@ -69,9 +69,13 @@ def _build(cls: type, specs: list[dict[str, Any]], field: str) -> list[Any]:
 
 def build_filters(f: FiltersConfig) -> list[Filter]:
     """The configured filters, in a fixed order."""
-    from prefjudge.curate.loaders import seed_filters
+    from prefjudge.curate.loaders import distilabel_orca_filters
 
-    out: list[Filter] = seed_filters() if f.seed_filters else []
+    if f.seed_filters is not None:  # the old key: still honoured, with a warning
+        import warnings
+
+        warnings.warn("filters.seed_filters is deprecated; write filters.distilabel_orca", DeprecationWarning, stacklevel=2)
+    out: list[Filter] = distilabel_orca_filters() if (f.distilabel_orca or f.seed_filters) else []
     if f.min_chosen_chars is not None:
         out.append(min_chosen_chars(f.min_chosen_chars))
     if f.chosen_starts_upper:

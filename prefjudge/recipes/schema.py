@@ -32,18 +32,15 @@ from __future__ import annotations
 import copy
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from prefjudge.config_base import StrictModel
 from prefjudge.config_files import format_errors
 from prefjudge.errors import ConfigError
 from prefjudge.train.config import exactly_one
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TrainStep(_Strict):
+class TrainStep(StrictModel):
     id: str
     kind: Literal["dpo", "sft"]
     config: dict[str, Any]
@@ -51,7 +48,7 @@ class TrainStep(_Strict):
     """A small local file in the source dataset's schema, mapped by ``--dry-run``."""
 
 
-class MergeStep(_Strict):
+class MergeStep(StrictModel):
     id: str
     kind: Literal["merge"]
     base: str
@@ -61,7 +58,7 @@ class MergeStep(_Strict):
     push_to_hub: str | None = None
 
 
-class BuildTwinStep(_Strict):
+class BuildTwinStep(StrictModel):
     """Seed 003: build a style-preference dataset from one's own articles (see ``llm_twin``)."""
 
     id: str
@@ -74,7 +71,7 @@ class BuildTwinStep(_Strict):
     push_to_hub: str | None = None
 
 
-class JurySpec(_Strict):
+class JurySpec(StrictModel):
     """Real judges from a YAML file (a list of ``prefjudge.Judge`` settings, or ``judges:``), or a
     SIMULATED jury whose latent quality is ``simulated_score`` (a ``module:function``)."""
 
@@ -88,7 +85,7 @@ class JurySpec(_Strict):
         return self
 
 
-class EvalStep(_Strict):
+class EvalStep(StrictModel):
     """Answers of the trained and base models on held-out prompts, judged with random order."""
 
     id: str
@@ -105,7 +102,7 @@ class EvalStep(_Strict):
     jury: JurySpec
 
 
-class SimulatedSpec(_Strict):
+class SimulatedSpec(StrictModel):
     """A SIMULATED world for a curate step: an in-process ``SimServer`` whose generators write the
     candidates and whose judges (unless real judges are given) judge them; the latent quality of an
     answer is ``score(prompt, answer)``. ``generators``/``judges``: ``SimGenerator``/``SimJudge``
@@ -117,7 +114,7 @@ class SimulatedSpec(_Strict):
     seed: int = 0
 
 
-class CurateStep(_Strict):
+class CurateStep(StrictModel):
     """The curation pipeline as a step: ``config`` is a ``CurateConfig`` (``prefjudge curate``'s
     YAML) whose ``output.dir`` defaults to ``OUT/<id>/dataset``; its export is ``@<id>`` data."""
 
@@ -134,7 +131,7 @@ class CurateStep(_Strict):
 Step = Annotated[Union[TrainStep, MergeStep, BuildTwinStep, CurateStep, EvalStep], Field(discriminator="kind")]
 
 
-class Recipe(_Strict):
+class Recipe(StrictModel):
     name: str
     description: str = ""
     source: str = ""

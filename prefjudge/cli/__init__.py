@@ -27,6 +27,7 @@ _MOUNTED = [
     ("prefjudge.cli.train", "merge_command", "command", "merge"),
     ("prefjudge.cli.train", "eval_command", "command", "eval"),
     ("prefjudge.cli.train", "recipe_app", "typer", "recipe"),
+    ("prefjudge.cli.store", "app", "typer", "store"),
 ]
 
 for _m in _COMMAND_MODULES:

@@ -307,6 +307,37 @@ class Store:
             raise ValueError(table)
         return self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
+    def rows(self, table: str = "calls"):
+        """Every row of ``calls`` or ``failures`` as dicts of its columns, streamed (for merging stores)."""
+        if table not in ("calls", "failures"):
+            raise ValueError(table)
+        cur = self._db.execute(f"SELECT * FROM {table}")
+        names = [d[0] for d in cur.description]
+        for row in cur:
+            yield dict(zip(names, row))
+
+    def row(self, key: str) -> dict | None:
+        """The raw ``calls`` row of ``key`` (every column), or None."""
+        cur = self._db.execute("SELECT * FROM calls WHERE key = ?", (key,))
+        found = cur.fetchone()
+        return None if found is None else dict(zip([d[0] for d in cur.description], found))
+
+    def insert_rows(self, table: str, rows: list[dict]) -> None:
+        """Insert rows read by :meth:`rows` from another store, in one transaction (``failures``
+        get new ids)."""
+        if table not in ("calls", "failures") or not rows:
+            return
+        cols = [c for c in rows[0] if not (table == "failures" and c == "id")]
+        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(sql, [tuple(r[c] for c in cols) for r in rows])
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise self._error(f"cannot insert {len(rows)} {table} rows: {exc}") from exc
+
     def close(self) -> None:
         self._db.close()
 

@@ -81,6 +81,8 @@ class Completion(BaseModel):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     finish_reason: str | None = None
+    cached_prompt_tokens: int | None = None
+    """Prompt tokens the provider served from its prompt cache (part of ``prompt_tokens``), when it says."""
 
     @field_validator("text")
     @classmethod

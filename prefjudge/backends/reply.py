@@ -7,7 +7,7 @@ are not non-negative whole numbers, a ``finish_reason`` that is not a string.
 
 >>> read_chat_completion({"choices": [{"message": {"content": [{"type": "text", "text": "[[A]]"}]}}],
 ...                       "usage": {"prompt_tokens": 10.5}}).model_dump()
-{'text': '[[A]]', 'top_logprobs': None, 'prompt_tokens': None, 'completion_tokens': None, 'finish_reason': None}
+{'text': '[[A]]', 'top_logprobs': None, 'prompt_tokens': None, 'completion_tokens': None, 'finish_reason': None, 'cached_prompt_tokens': None}
 """
 
 from __future__ import annotations
@@ -117,7 +117,20 @@ def read_chat_completion(data: Any) -> Completion:
         prompt_tokens=_count(usage, "prompt_tokens"),
         completion_tokens=_count(usage, "completion_tokens"),
         finish_reason=finish if isinstance(finish, str) else None,
+        cached_prompt_tokens=_cached(usage),
     )
+
+
+def _cached(usage: dict) -> int | None:
+    """Prompt tokens read from the provider's prompt cache: OpenAI's
+    ``usage.prompt_tokens_details.cached_tokens`` (litellm reports Anthropic's cache reads there too),
+    else Anthropic's own ``cache_read_input_tokens``."""
+    details = usage.get("prompt_tokens_details")
+    if isinstance(details, dict):
+        found = _count(details, "cached_tokens")
+        if found is not None:
+            return found
+    return _count(usage, "cache_read_input_tokens")
 
 
 def response_to_dict(resp: Any) -> Any:

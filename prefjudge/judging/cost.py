@@ -24,8 +24,12 @@ def price_map() -> dict:
     return {}
 
 
-def cost_usd(model: str, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
+def cost_usd(model: str, prompt_tokens: int | None, completion_tokens: int | None,
+             cached_prompt_tokens: int | None = None) -> float | None:
     """Dollar cost of one call, or None when the model's price is unknown or usage is missing.
+
+    ``cached_prompt_tokens`` (part of ``prompt_tokens``) are priced at the model's cache-read price
+    when the price map has one (``cache_read_input_token_cost``), else at the input price.
 
     >>> cost_usd("no-such-model-xyz", 10, 2) is None
     True
@@ -39,4 +43,8 @@ def cost_usd(model: str, prompt_tokens: int | None, completion_tokens: int | Non
     unit_in, unit_out = entry.get("input_cost_per_token"), entry.get("output_cost_per_token", 0.0)
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (unit_in, unit_out)):
         return None  # an unknown or odd price entry is no price, never a crash or a NaN
-    return prompt_tokens * unit_in + completion_tokens * unit_out
+    cached = min(max(cached_prompt_tokens or 0, 0), prompt_tokens)
+    unit_cached = entry.get("cache_read_input_token_cost")
+    if not (isinstance(unit_cached, (int, float)) and not isinstance(unit_cached, bool) and math.isfinite(unit_cached)):
+        unit_cached = unit_in
+    return (prompt_tokens - cached) * unit_in + cached * unit_cached + completion_tokens * unit_out

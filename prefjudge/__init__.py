@@ -29,11 +29,16 @@ _EXPORTS: dict[str, str] = {
     "Endpoint": "prefjudge.backends.endpoint",
     "rank_pairs": "prefjudge.judging.rank_pairs",
     "arank_pairs": "prefjudge.judging.rank_pairs",
+    "iter_judgments": "prefjudge.judging.rank_pairs",
+    "aiter_judgments": "prefjudge.judging.rank_pairs",
     "RankResult": "prefjudge.result",
     "Store": "prefjudge.judging.store",
     # juries (the audit is imported above)
     "Jury": "prefjudge.aggregation.jury",
     "aggregate": "prefjudge.aggregation.jury",
+    # counterfactual bias probes (they call judges; the audit beside them does not)
+    "probe": "prefjudge.probing.run",
+    "ProbeReport": "prefjudge.probing.report",
     # building datasets
     "generate": "prefjudge.curate",
     "agenerate": "prefjudge.curate",
@@ -107,10 +112,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from prefjudge.errors import ConfigError, InputError, PrefjudgeError
     from prefjudge.families import infer_family
     from prefjudge.judging.judge import Judge
-    from prefjudge.judging.rank_pairs import arank_pairs, rank_pairs
+    from prefjudge.judging.rank_pairs import aiter_judgments, arank_pairs, iter_judgments, rank_pairs
     from prefjudge.judging.store import Store
     from prefjudge.judgments import normalize_judgments as read_judgments
     from prefjudge.judgments import write_judgments
+    from prefjudge.probing.report import ProbeReport
+    from prefjudge.probing.run import probe
     from prefjudge.recipes.evaluation import EvalResult, evaluate
     from prefjudge.recipes.loading import load_recipe
     from prefjudge.recipes.runner import run_recipe

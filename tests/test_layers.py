@@ -28,13 +28,16 @@ ALLOWED: dict[str, set[str]] = {
     "aggregation": CORE | {"stats"},
     "judging": CORE | {"stats", "backends", "aggregation"},
     "audit": CORE | {"stats", "aggregation"},  # pure: a judgments table in, numbers out; never calls a judge
-    "curate": CORE | {"stats", "formatting", "backends", "aggregation", "judging", "audit"},
+    "probing": CORE | {"stats", "backends", "aggregation", "judging", "audit"},  # calls judges on variants
+    "curate": CORE | {"stats", "formatting", "backends", "aggregation", "judging", "audit", "probing"},
     "train": CORE | {"stats", "formatting"},  # never curate, audit, judging or testing
     "testing": CORE | {"stats", "formatting", "backends", "aggregation", "judging", "train"},
-    "recipes": CORE | {"stats", "formatting", "backends", "aggregation", "judging", "audit", "curate", "train", "testing"},
-    "integrations": CORE | {"stats", "formatting", "backends", "aggregation", "judging", "audit", "curate", "train"},
-    "cli": CORE | {"stats", "formatting", "backends", "aggregation", "judging", "audit", "curate", "train", "testing",
-                   "recipes", "integrations"},
+    "recipes": CORE | {"stats", "formatting", "backends", "aggregation", "judging", "audit", "probing", "curate", "train",
+                       "testing"},
+    "integrations": CORE | {"stats", "formatting", "backends", "aggregation", "judging", "audit", "probing", "curate",
+                            "train"},
+    "cli": CORE | {"stats", "formatting", "backends", "aggregation", "judging", "audit", "probing", "curate", "train",
+                   "testing", "recipes", "integrations"},
 }
 # Imports by name (importlib), which the graph below cannot see, are allowed only here, each with its reason.
 BY_NAME = {

@@ -32,6 +32,7 @@ VERBS: dict[str, list[str]] = {
     "from_preference_dataset": ["data"],
     "aggregate": ["judgments", "aggregate", "quorum", "same_family", "weights", "families"],
     "audit": ["data", "aggregate", "quorum", "same_family", "families", "seed", "n_contested"],
+    "probe": ["pairs", "judges", "probes", "n", "seed", "store"],
     "to_preferences": ["ranked", "min_margin", "min_agreement", "drop_ties", "drop_inconsistent", "length_balance",
                        "format", "chat_template", "filters", "dedup", "decontaminate", "seed"],
     "export": ["prefs", "path", "format", "audit", "config", "split", "license", "pretty_name", "overwrite"],

@@ -18,7 +18,7 @@ app = typer.Typer(
 # Sub-commands live in their own modules. Those that define `@app.command` register themselves on
 # import; the others expose a command function or a sub-app, mounted here. No ImportError is
 # swallowed: a broken command module is a broken CLI, and `prefjudge --help` says so at once.
-_COMMAND_MODULES = ["prefjudge.cli.rank", "prefjudge.cli.quickstart", "prefjudge.cli.sim"]
+_COMMAND_MODULES = ["prefjudge.cli.rank", "prefjudge.cli.probe", "prefjudge.cli.quickstart", "prefjudge.cli.sim"]
 _MOUNTED = [
     # (module, attribute, kind, name)
     ("prefjudge.cli.audit", "audit_command", "command", "audit"),

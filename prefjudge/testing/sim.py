@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer
 from prefjudge.errors import ConfigError
 from prefjudge.families import infer_family
 from prefjudge.mathutil import sigmoid
+from prefjudge.perturbations import AnswerReading, read_answer
 from prefjudge.testing.text import compose_answer, has_list
 
 Fault = Literal["429", "500", "hang", "garbled"]
@@ -188,6 +189,9 @@ class SimJudge(BaseModel):
     length_bias: float = 0.0
     list_bias: float = 0.0
     self_bias: float = 0.0
+    injection_bias: float = 0.0
+    """Pull of an instruction to the judge inside an answer ("ignore previous instructions ...")
+    toward that answer; 0 (the default) is a judge that ignores such text."""
     tie_margin: float = Field(0.0, ge=0)
     latency_s: float = Field(0.0, ge=0)
     faults: FaultPlan = Field(default_factory=FaultPlan)
@@ -198,17 +202,30 @@ class SimJudge(BaseModel):
         return _infer_family_before(data)
 
     def margin(self, world: SimWorld, question: str, first: str, second: str) -> float:
-        """d0 = u(first) - u(second) without noise."""
-        d = world.quality(question, first) - world.quality(question, second)
+        """d0 = u(first) - u(second) without noise.
+
+        The judge reads through the content-free edits of :mod:`prefjudge.perturbations` (filler,
+        a list made of the same sentences, an author line, an appended instruction): quality is that
+        of the content, while length and lists are those of the text shown, an author line decides
+        ``own`` and an instruction pulls by ``injection_bias``. A text without edits is read as is.
+        """
+        rf, rs = read_answer(first), read_answer(second)
+        d = world.quality(question, rf.content) - world.quality(question, rs.content)
         if self.length_bias:
             d += self.length_bias * math.tanh((len(first) - len(second)) / LENGTH_SCALE)
         if self.list_bias:
             d += self.list_bias * (int(has_list(first)) - int(has_list(second)))
         if self.self_bias:
-            own_first = world.family(first) == self.family
-            own_second = world.family(second) == self.family
-            d += self.self_bias * (int(own_first) - int(own_second))
+            d += self.self_bias * (int(self._own(world, rf)) - int(self._own(world, rs)))
+        if self.injection_bias:
+            d += self.injection_bias * (int(rf.injected) - int(rs.injected))
         return d
+
+    def _own(self, world: SimWorld, reading: AnswerReading) -> bool:
+        """Whether the answer is of the judge's family: the named author's, else the registered writer's."""
+        if reading.author is not None:
+            return infer_family(reading.author) == self.family
+        return world.family(reading.content) == self.family
 
     def p_first(self, d0: float) -> float:
         """position_bias + (1 - position_bias) * sigmoid(d0 / noise)."""

@@ -7,6 +7,8 @@ with a newer schema than this prefjudge knows is refused. Several processes may 
 opening and migrating are one write transaction, and a write waits for another (busy timeout).
 A file that is not a prefjudge store is refused before anything is written to it.
 API keys never reach the store: requests are hashed and recorded without them.
+Provider batches (:mod:`prefjudge.judging.batch`) are recorded in ``batches`` and ``batch_requests``
+before they are sent, so a killed batch run resumes by polling them (docs/batch.md).
 """
 
 from __future__ import annotations
@@ -59,6 +61,37 @@ MIGRATIONS: list[str] = [
     );
     """,
     f"PRAGMA application_id = {APPLICATION_ID};",
+    # provider batches (prefjudge.judging.batch): one row per submission, recorded before the provider
+    # is asked to create it (``status`` 'submitting', ``batch_id`` NULL) so a kill at any point leaves a
+    # trace to resume from; ``collected`` = its results were read into ``calls``/``failures``.
+    """
+    CREATE TABLE batches (
+        id TEXT PRIMARY KEY,
+        provider TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        batch_id TEXT,
+        input_file_id TEXT,
+        status TEXT NOT NULL,
+        collected INTEGER NOT NULL DEFAULT 0,
+        n_requests INTEGER NOT NULL,
+        detail TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE batch_requests (
+        batch TEXT NOT NULL REFERENCES batches (id),
+        custom_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        model TEXT NOT NULL,
+        request TEXT,
+        state TEXT NOT NULL,
+        PRIMARY KEY (batch, custom_id)
+    );
+    CREATE INDEX batch_requests_key ON batch_requests (key);
+    CREATE INDEX batches_open ON batches (collected, provider, endpoint);
+    """,
 ]
 _MARKED = 2
 """The schema version from which a store carries APPLICATION_ID."""
@@ -69,6 +102,9 @@ _V1_TABLES = {
     "sqlite_sequence": ("name", "seq"),
 }
 """The tables of a store made by the first migration alone (before the application id)."""
+_IN_OPEN_BATCH = ("SELECT r.batch FROM batch_requests r JOIN batches b ON b.id = r.batch "
+                  "WHERE r.key = ? AND b.collected = 0 LIMIT 1")
+"""The batch, not collected yet, that holds a request (by its key)."""
 
 
 def request_key(payload: dict[str, Any]) -> str:
@@ -301,6 +337,106 @@ class Store:
             )
         except sqlite3.Error as exc:
             raise self._error(f"cannot record the failure of call {key}: {exc}") from exc
+
+    # -- provider batches (prefjudge.judging.batch) --------------------------------------------------
+    def _write(self, what: str, work) -> Any:
+        """Run ``work()`` in one write transaction (rolled back when it raises)."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work()
+                self._db.execute("COMMIT")
+                return result
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise self._error(f"cannot record {what}: {exc}") from exc
+
+    def claim_batch(self, submission: str, *, provider: str, endpoint: str,
+                    items: list[tuple[str, str, str, str, str, str]]) -> list[str]:
+        """Record the batch ``submission`` before it is sent (status ``submitting``, no provider id
+        yet) with its requests ``items`` = (custom_id, key, kind, backend, model, request JSON), leaving
+        out each request already in another batch whose results were not collected. The check and the
+        write are one transaction, so two processes never claim the same request. Returns the
+        custom_ids kept (nothing is recorded when none is)."""
+        kept: list[tuple] = []
+
+        def claim() -> None:
+            for item in items:
+                if self._db.execute(_IN_OPEN_BATCH, (item[1],)).fetchone() is None:
+                    kept.append((submission, *item, "submitted"))
+            if kept:
+                now = time.time()
+                self._db.execute("INSERT INTO batches (id, provider, endpoint, status, n_requests, created_at, updated_at) "
+                                 "VALUES (?,?,?,?,?,?,?)", (submission, provider, endpoint, "submitting", len(kept), now, now))
+                self._db.executemany("INSERT INTO batch_requests VALUES (?,?,?,?,?,?,?,?)", kept)
+
+        self._write(f"batch {submission}", claim)
+        return [row[1] for row in kept]
+
+    def update_batch(self, submission: str, **fields: Any) -> None:
+        """Set ``batch_id``, ``input_file_id``, ``status``, ``collected`` or ``detail`` (a dict, kept as
+        JSON) of a recorded batch."""
+        unknown = set(fields) - {"batch_id", "input_file_id", "status", "collected", "detail"}
+        if unknown:
+            raise ValueError(f"unknown batch field(s): {sorted(unknown)}")
+        if "detail" in fields and fields["detail"] is not None:
+            fields["detail"] = json.dumps(fields["detail"], sort_keys=True, default=str)
+        sets = ", ".join(f"{name} = ?" for name in fields)
+        self._write(f"batch {submission}", lambda: self._db.execute(
+            f"UPDATE batches SET {sets}, updated_at = ? WHERE id = ?", (*fields.values(), time.time(), submission)))
+
+    def batch_records(self, *, open_only: bool = False, provider: str | None = None,
+                      endpoint: str | None = None) -> list[dict]:
+        """Recorded batches (oldest first) as dicts of their columns (``detail`` decoded); ``open_only``:
+        those whose results were not collected yet."""
+        where, args = [], []
+        if open_only:
+            where.append("collected = 0")
+        for name, value in (("provider", provider), ("endpoint", endpoint)):
+            if value is not None:
+                where.append(f"{name} = ?")
+                args.append(value)
+        sql = "SELECT * FROM batches" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at, id"
+        cur = self._db.execute(sql, args)
+        names = [d[0] for d in cur.description]
+        out = []
+        for row in cur.fetchall():
+            record = dict(zip(names, row))
+            try:
+                record["detail"] = json.loads(record["detail"]) if record["detail"] else {}
+            except ValueError:
+                record["detail"] = {"unreadable": record["detail"]}
+            out.append(record)
+        return out
+
+    def batch_request(self, submission: str, custom_id: str) -> dict | None:
+        """One request of a recorded batch (key, kind, backend, model, request JSON, state), or None."""
+        cur = self._db.execute("SELECT * FROM batch_requests WHERE batch = ? AND custom_id = ?", (submission, custom_id))
+        found = cur.fetchone()
+        return None if found is None else dict(zip([d[0] for d in cur.description], found))
+
+    def batch_requests(self, submission: str, state: str | None = None) -> list[dict]:
+        """The requests of a recorded batch (those in ``state`` if given), in the order recorded."""
+        sql = "SELECT * FROM batch_requests WHERE batch = ?" + (" AND state = ?" if state is not None else "")
+        cur = self._db.execute(sql + " ORDER BY rowid", (submission,) if state is None else (submission, state))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def set_batch_request_states(self, submission: str, states: list[tuple[str, str]]) -> None:
+        """Set the state of requests of a batch from (custom_id, state) pairs; a request that
+        ``succeeded`` drops its request JSON (the call row holds it)."""
+        if states:
+            self._write(f"the requests of batch {submission}", lambda: self._db.executemany(
+                "UPDATE batch_requests SET state = ?, request = CASE WHEN ? = 'succeeded' THEN NULL ELSE request END "
+                "WHERE batch = ? AND custom_id = ?", [(s, s, submission, c) for c, s in states]))
+
+    def open_batch_of(self, key: str) -> str | None:
+        """The recorded batch holding request ``key`` whose results were not collected yet, or None."""
+        found = self._db.execute(_IN_OPEN_BATCH, (key,)).fetchone()
+        return None if found is None else found[0]
 
     def count(self, table: str = "calls") -> int:
         if table not in ("calls", "failures"):

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from prefjudge.testing.batch_api import BatchApi, BatchSimConfig
 from prefjudge.testing.config import SimServerConfig
 from prefjudge.testing.protocol import (
     JudgePrompt,
@@ -72,15 +73,28 @@ class _Refusal(Exception):
         self.body = error_body(message, type_, code, param)
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The simulator's answer to one chat-completions request: status, JSON body, headers, and how long
+    the live route waits before sending it (a hang, the judge's latency)."""
+
+    status: int
+    payload: dict
+    headers: dict | None = None
+    delay_s: float = 0.0
+
+
 def _json(body: dict, status: int = 200, headers: dict | None = None) -> web.Response:
     return web.Response(body=json.dumps(body).encode(), status=status, headers=headers,
                         content_type="application/json")
 
 
 class SimApp:
-    """Serves ``/v1/chat/completions`` and ``/v1/models`` from a :class:`SimServerConfig`."""
+    """Serves ``/v1/chat/completions`` and ``/v1/models`` from a :class:`SimServerConfig`, and the
+    provider batch APIs (:mod:`prefjudge.testing.batch_api`, configured by ``batch``)."""
 
-    def __init__(self, config: SimServerConfig, log_file: str | Path | None = None):
+    def __init__(self, config: SimServerConfig, log_file: str | Path | None = None,
+                 batch: BatchSimConfig | None = None):
         self.config = config
         self.world: SimWorld = config.world
         self.seed = config.seed
@@ -94,6 +108,7 @@ class SimApp:
         self._runner: web.AppRunner | None = None
         self._flusher: asyncio.Task | None = None
         self.addresses: list = []
+        self.batches = BatchApi(self, batch)
 
     # ----------------------------------------------------------------- lifecycle
     async def open(self, host: str, port: int) -> int:
@@ -101,6 +116,7 @@ class SimApp:
         app = web.Application(client_max_size=256 * 1024**2)
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_get("/v1/models", self.models)
+        self.batches.add_routes(app.router)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -153,6 +169,24 @@ class SimApp:
             self._record(LogRecord(time.time(), None, "invalid", None, None, None, None, refusal.status,
                                    None, None, None, 0))
             return _json(refusal.body, refusal.status)
+        reply = self.respond(body)
+        if reply.delay_s:
+            await asyncio.sleep(reply.delay_s)
+        return _json(reply.payload, reply.status, reply.headers)
+
+    def answer(self, body: Any) -> Reply:
+        """The reply to one chat-completions request body (already parsed), logged like a live request;
+        used by the batch routes (:mod:`prefjudge.testing.batch_api`), which answer without delays."""
+        try:
+            checked = check_body(body)
+        except _Refusal as refusal:
+            self._record(LogRecord(time.time(), None, "invalid", None, None, None, None, refusal.status,
+                                   None, None, None, 0))
+            return Reply(refusal.status, refusal.body)
+        return self.respond(checked)
+
+    def respond(self, body: dict) -> Reply:
+        """Decide and log the reply to a checked request body; the handler waits ``delay_s`` before sending it."""
         kind, prompt, base = classify(body["messages"])
         key = request_key(body)
         attempt = self.attempts.get(key, 0)
@@ -161,7 +195,7 @@ class SimApp:
             actor = self._actor(body["model"], prompt)
         except _Refusal as refusal:
             self._record(self._base_record(body, kind, prompt, key, attempt, refusal.status))
-            return _json(refusal.body, refusal.status)
+            return Reply(refusal.status, refusal.body)
         fault = actor.faults.draw(self.seed, key, attempt)
         if fault in ("429", "500"):
             return self._fault_response(body, kind, prompt, key, attempt, fault, actor)
@@ -172,31 +206,15 @@ class SimApp:
         else:
             payload, record = self._generate(actor, body, key, attempt, fault)
         self._record(record)
-        if fault == "hang":
-            await asyncio.sleep(actor.faults.hang_s)
-        if actor.latency_s:
-            await asyncio.sleep(actor.latency_s)
-        return _json(payload)
+        delay = (actor.faults.hang_s if fault == "hang" else 0.0) + (actor.latency_s or 0.0)
+        return Reply(200, payload, delay_s=delay)
 
     async def _read_body(self, request: web.Request) -> dict:
         try:
             body = json.loads(await request.read())
         except ValueError as exc:
             raise _Refusal(400, f"request body is not JSON: {exc}", "invalid_request_error", None) from exc
-        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
-            raise _Refusal(400, "the request needs a 'model' string", "invalid_request_error", None, "model")
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
-            raise _Refusal(400, "the request needs a non-empty 'messages' list of objects",
-                           "invalid_request_error", None, "messages")
-        n = body.get("n")
-        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= _MAX_N):
-            raise _Refusal(400, f"'n' must be an integer from 1 to {_MAX_N}, not {n!r}",
-                           "invalid_request_error", "invalid_value", "n")
-        if body.get("stream"):
-            raise _Refusal(400, "the simulator does not stream; send stream=false",
-                           "invalid_request_error", "unsupported_value", "stream")
-        return body
+        return check_body(body)
 
     def _actor(self, model: str, prompt: JudgePrompt | None) -> SimJudge | SimGenerator:
         table, role = (self.judges, "judge") if prompt is not None else (self.generators, "generator")
@@ -214,16 +232,14 @@ class SimApp:
                          prompt.second if prompt else None, None, status, None, None, key, attempt, fault)
 
     def _fault_response(self, body: dict, kind: Kind, prompt: JudgePrompt | None, key: str, attempt: int,
-                        fault: Fault, actor: SimJudge | SimGenerator) -> web.Response:
+                        fault: Fault, actor: SimJudge | SimGenerator) -> Reply:
         status = int(fault)
         self._record(self._base_record(body, kind, prompt, key, attempt, status, fault))
         if status == 429:
             wait = actor.faults.retry_after_s
             headers = {"Retry-After": f"{wait:g}", "retry-after-ms": f"{wait * 1000:g}"}
-            return _json(error_body("Rate limit reached (simulated).", "requests", "rate_limit_exceeded"),
-                         429, headers)
-        return _json(error_body("The server had an error processing your request (simulated).",
-                                "server_error", None), 500)
+            return Reply(429, error_body("Rate limit reached (simulated).", "requests", "rate_limit_exceeded"), headers)
+        return Reply(500, error_body("The server had an error processing your request (simulated).", "server_error", None))
 
     def _judge(self, judge: SimJudge, body: dict, kind: Kind, prompt: JudgePrompt, base: list[dict],
                key: str, attempt: int, fault: Fault | None) -> tuple[dict, LogRecord]:
@@ -256,6 +272,24 @@ class SimApp:
         record = LogRecord(time.time(), gen.name, "generate", _last_user_text(body["messages"]), None, None,
                            "text", "hang" if fault == "hang" else 200, None, None, key, attempt, fault)
         return payload, record
+
+
+def check_body(body: Any) -> dict:
+    """``body`` when it is a chat-completions request the simulator answers, else a :class:`_Refusal` (400)."""
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+        raise _Refusal(400, "the request needs a 'model' string", "invalid_request_error", None, "model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+        raise _Refusal(400, "the request needs a non-empty 'messages' list of objects",
+                       "invalid_request_error", None, "messages")
+    n = body.get("n")
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= _MAX_N):
+        raise _Refusal(400, f"'n' must be an integer from 1 to {_MAX_N}, not {n!r}",
+                       "invalid_request_error", "invalid_value", "n")
+    if body.get("stream"):
+        raise _Refusal(400, "the simulator does not stream; send stream=false",
+                       "invalid_request_error", "unsupported_value", "stream")
+    return body
 
 
 def _last_user_text(messages: list[dict]) -> str:

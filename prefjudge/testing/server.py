@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from prefjudge.testing.app import LogRecord, SimApp
+from prefjudge.testing.batch_api import BatchApi, BatchSimConfig
 from prefjudge.testing.config import SimServerConfig, check_loopback
 from prefjudge.testing.sim import SimGenerator, SimJudge, SimWorld
 
@@ -33,32 +34,34 @@ class SimServer:
     """The simulator in a background thread with its own event loop, bound to 127.0.0.1.
 
     ``judges``/``generators`` default to :func:`default_sim_jury` and
-    :func:`default_sim_generators`; ``world`` to an empty :class:`SimWorld`. Use it as a context
+    :func:`default_sim_generators`; ``world`` to an empty :class:`SimWorld`; ``batch`` configures the
+    batch APIs (:class:`~prefjudge.testing.batch_api.BatchSimConfig`). Use it as a context
     manager (``with`` or ``async with``) or call :meth:`start` and :meth:`stop`.
     """
 
     def __init__(self, judges: Sequence[SimJudge] | None = None, generators: Sequence[SimGenerator] | None = None,
                  world: SimWorld | None = None, seed: int = 0, host: str = "127.0.0.1", port: int = 0,
-                 log_file: str | Path | None = None):
+                 log_file: str | Path | None = None, batch: BatchSimConfig | None = None):
         check_loopback(host)
         fields: dict[str, Any] = {"seed": seed, "host": host, "port": port, "world": world or SimWorld()}
         if judges is not None:
             fields["judges"] = list(judges)
         if generators is not None:
             fields["generators"] = list(generators)
-        self._init(SimServerConfig(**fields), log_file)
+        self._init(SimServerConfig(**fields), log_file, batch)
 
     @classmethod
-    def from_config(cls, config: SimServerConfig, log_file: str | Path | None = None) -> SimServer:
+    def from_config(cls, config: SimServerConfig, log_file: str | Path | None = None,
+                    batch: BatchSimConfig | None = None) -> SimServer:
         """A server for a :class:`SimServerConfig` (for example one loaded with ``from_file``)."""
         server = cls.__new__(cls)
-        server._init(config, log_file)
+        server._init(config, log_file, batch)
         return server
 
-    def _init(self, config: SimServerConfig, log_file: str | Path | None) -> None:
+    def _init(self, config: SimServerConfig, log_file: str | Path | None, batch: BatchSimConfig | None = None) -> None:
         check_loopback(config.host)
         self.config = config
-        self._app = SimApp(config, log_file)
+        self._app = SimApp(config, log_file, batch)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
@@ -138,6 +141,11 @@ class SimServer:
         return self._app.world
 
     @property
+    def batches(self) -> BatchApi:
+        """The simulated batch APIs: their config (``configure``, ``release``), batches and per-custom_id log."""
+        return self._app.batches
+
+    @property
     def log(self) -> list[LogRecord]:
         """A snapshot of the request log (thread-safe copy)."""
         with self._app.lock:
@@ -162,6 +170,7 @@ class SimServer:
         with self._app.lock:
             self._app.records.clear()
             self._app.attempts.clear()
+        self._app.batches.clear()
 
 
 # ---------------------------------------------------------------------- command line

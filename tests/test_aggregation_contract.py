@@ -16,7 +16,8 @@ from prefjudge.testing import SimJudge, SimServer, make_demo_pairs
 NAMES = ["gpt-sim", "llama-sim"]
 # Position-biased judges: in both orders they often contradict themselves (a split is their tie vote).
 SIMS = [SimJudge(name="gpt-sim", noise=1.0, position_bias=0.35), SimJudge(name="llama-sim", noise=1.5, position_bias=0.45)]
-RULE_NAMES = ("majority", "mean", "weighted", "dawid_skene", "call_majority")
+RULE_NAMES = ("majority", "mean", "weighted", "dawid_skene", "call_majority", "dawid_skene_order", "dawid_skene_semi",
+              "follow_best")
 _SCORE = {"a": 1.0, "b": 0.0, "tie": 0.5}
 
 

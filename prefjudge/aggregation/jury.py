@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
     from prefjudge.result import RankResult
 
-RuleName = Literal["majority", "call_majority", "mean", "weighted", "dawid_skene"]
+RuleName = Literal["majority", "call_majority", "mean", "weighted", "dawid_skene", "dawid_skene_order", "dawid_skene_semi",
+                   "follow_best"]
 SameFamily = Literal["exclude", "flag", "keep"]
 
 
@@ -44,7 +45,10 @@ class Jury(BaseModel):
     ``aggregate``: ``"majority"`` (each judge votes once, its calls in both orders combined, a split
     being a tie; then the most frequent vote among judges), ``"call_majority"`` (every call one
     vote), ``"mean"`` (mean p_a), ``"weighted"`` (judges weighted by estimated reliability, or by
-    ``weights``), ``"dawid_skene"`` (EM over confusion matrices) or a function
+    ``weights``), ``"dawid_skene"`` (EM over confusion matrices), ``"dawid_skene_order"`` (the same with a
+    confusion matrix per display position, so position bias is modelled), ``"dawid_skene_semi"`` (that,
+    anchored on the human labels present), ``"follow_best"`` (the judge estimated most accurate, the
+    others deciding where it has no a/b vote) or a function
     ``judgments DataFrame -> outcomes DataFrame`` (see :func:`prefjudge.aggregation.frame.check_outcomes`).
     ``quorum``: fewest judges with a parsed verdict a pair needs (else winner None with a reason).
     ``same_family``: ``"exclude"`` drops a judge's verdicts on pairs its own family generated
@@ -91,7 +95,7 @@ class Jury(BaseModel):
 
     @property
     def reliability(self) -> dict[str, dict[str, Any]] | None:
-        """Per judge weight/accuracy estimated by the last ``aggregate_table`` call ("weighted", "dawid_skene")."""
+        """Per judge weight/accuracy estimated by the last ``aggregate_table`` call ("weighted" and the Dawid-Skene rules)."""
         return self._reliability
 
     def aggregate_table(self, judgments: Any) -> pd.DataFrame:
@@ -100,7 +104,8 @@ class Jury(BaseModel):
         Columns: winner, p_a, n_verdicts, n_failed, consistent, reason (the aggregator contract),
         agreement (share of voting judges who gave the most common vote), n_judges (judges with a
         parsed vote), flagged_same_family ("flag") or n_excluded_same_family ("exclude"), and
-        posterior_a/b/tie for "dawid_skene". ``frame.attrs["judge_reliability"]`` holds the weights.
+        posterior_a for the Dawid-Skene rules and "follow_best" (plus ``followed``; ``labelled`` for
+        "dawid_skene_semi"). ``frame.attrs["judge_reliability"]`` holds the weights or estimated accuracies.
         """
         from prefjudge.aggregation.frame import aggregate_frame
 

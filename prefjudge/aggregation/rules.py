@@ -1,8 +1,10 @@
-"""The jury's aggregation rules: majority, call_majority, mean, weighted and Dawid-Skene.
+"""The jury's aggregation rules: majority, call_majority, mean, weighted, Dawid-Skene and its position-aware variants.
 
 Each rule maps the judges' votes (:mod:`prefjudge.aggregation.votes`) to one outcome per pair (``call_majority``
-and ``dawid_skene`` read the individual calls instead). Rules are pure
+and the Dawid-Skene rules read the individual calls instead). Rules are pure
 numpy; :class:`prefjudge.aggregation.jury.Jury` adds quorum, same-family handling and the output frame.
+Only ``weighted`` (labels for its weights) and ``dawid_skene_semi`` read the human labels; the
+others are label-free.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from prefjudge.aggregation import ds
 from prefjudge.aggregation.agreement import vote_matrix
 from prefjudge.aggregation.votes import CLASS_SCORE, TIE, Encoded, Votes, pair_table, plurality
 
@@ -20,7 +23,8 @@ MIN_LABELLED = 5
 #: Weight of a judge estimated no better than chance: it only breaks otherwise equal votes.
 WEIGHT_FLOOR = 1e-3
 #: Rule names accepted by ``Jury(aggregate=...)``, ``aggregate(rule=...)`` and ``rank_pairs(aggregate=...)``.
-RULES = ("majority", "call_majority", "mean", "weighted", "dawid_skene")
+RULES = ("majority", "call_majority", "mean", "weighted", "dawid_skene", "dawid_skene_order", "dawid_skene_semi",
+         "follow_best")
 
 
 @dataclass
@@ -207,4 +211,61 @@ def _ds_e_step(prior, conf, i, j, lab, n_p):
     return p / p.sum(axis=1, keepdims=True)
 
 
-BUILTIN = {"majority": majority, "call_majority": call_majority, "mean": mean, "weighted": weighted, "dawid_skene": dawid_skene}
+def dawid_skene_order(inp: RuleInput) -> RuleOutput:
+    """Dawid-Skene with a confusion matrix per judge and position of the true winner (shown first, second,
+    or order unknown), so position bias is modelled (:mod:`prefjudge.aggregation.ds`). Label-free.
+
+    p_a = P(truth = a); the winner is a or b by posterior, a tie at exactly 0.5. Each judge's estimated
+    accuracy is the expected share of its parsed calls equal to the truth.
+    """
+    fit = ds.fit_order_ds(inp.enc, inp.keep)
+    p_a = fit.post[:, 0]
+    return RuleOutput(ds.posterior_winner(p_a), fit.seen, np.where(fit.seen, p_a, np.nan),
+                      reliability=ds.reliability(fit, inp.enc.judges, "dawid_skene_order"), extra={"posterior_a": p_a})
+
+
+def dawid_skene_semi(inp: RuleInput) -> RuleOutput:
+    """``dawid_skene_order`` with the human labels that are present: EM starts from the model the
+    labelled pairs imply and a labelled pair's posterior is its label (a or b; a tie label is not used)
+    throughout, so a few labels anchor the confusion matrices. On labelled pairs the outcome is the
+    label (``labelled`` column True); without any label this is ``dawid_skene_order``.
+    """
+    labelled = inp.human_known & (inp.human != TIE)
+    fit = ds.fit_order_ds(inp.enc, inp.keep, labels=inp.human, labelled=labelled)
+    p_a = fit.post[:, 0]
+    seen = fit.seen | labelled
+    rel = ds.reliability(fit, inp.enc.judges, f"dawid_skene_semi ({int(labelled.sum())} labelled pairs)")
+    return RuleOutput(ds.posterior_winner(p_a), seen, np.where(seen, p_a, np.nan), reliability=rel,
+                      extra={"posterior_a": p_a, "labelled": labelled})
+
+
+def follow_best(inp: RuleInput) -> RuleOutput:
+    """Follow the judge that ``dawid_skene_order`` estimates most accurate; where it has no a/b vote (split
+    across orders, tie, failed) the model's posterior over all judges decides. Label-free.
+
+    p_a: on followed pairs, P(truth = a) from that judge's calls alone (its fitted confusion, flat
+    prior); elsewhere the posterior. ``followed`` is True where the winner is the best judge's vote;
+    ``judge_reliability[name]["followed"]`` marks the judge.
+    """
+    enc = inp.enc
+    fit = ds.fit_order_ds(enc, inp.keep)
+    acc = ds.judge_accuracy(fit, enc.n_judges)
+    rel = ds.reliability(fit, enc.judges, "follow_best (dawid_skene_order estimates)")
+    p_a = fit.post[:, 0]
+    winner = ds.posterior_winner(p_a)
+    followed = np.zeros(enc.n_pairs, dtype=bool)
+    if fit.seen.any():
+        best = ds.best_judge(acc)
+        v = inp.votes.voted & (inp.votes.judge == best) & (inp.votes.verdict != TIE)
+        followed[inp.votes.pair[v]] = True
+        winner[inp.votes.pair[v]] = inp.votes.verdict[v]
+        own = ds.judge_posterior(fit, best, enc.n_pairs)
+        p_a = np.where(followed, own, p_a)
+        for k, name in enumerate(enc.judges):
+            rel[name]["followed"] = k == best
+    return RuleOutput(winner, fit.seen, np.where(fit.seen, p_a, np.nan), reliability=rel,
+                      extra={"posterior_a": fit.post[:, 0], "followed": followed})
+
+
+BUILTIN = {"majority": majority, "call_majority": call_majority, "mean": mean, "weighted": weighted, "dawid_skene": dawid_skene,
+           "dawid_skene_order": dawid_skene_order, "dawid_skene_semi": dawid_skene_semi, "follow_best": follow_best}

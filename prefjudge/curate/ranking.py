@@ -15,20 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 from prefjudge._renamed import renamed_kwargs
 from prefjudge.curate.candidates import Group, normalize_candidates
 from prefjudge.curate.strategies import Adaptive, Knockout, Planner, RoundRobin, phase_one_cost
 from prefjudge.errors import InputError
-from prefjudge.judging.rank_pairs import Aggregate, JudgesInput, OrderPolicy, StoreInput
+from prefjudge.judging.rank_pairs import Aggregate, JudgesInput, MaxCalls, MaxCost, OrderPolicy, StoreInput
 from prefjudge.result import RankResult
 
 if TYPE_CHECKING:
     import datasets
     import pandas as pd
 
-CandidatesInput = Union["pd.DataFrame", "datasets.Dataset", Iterable[Mapping[str, Any]]]
+CandidatesInput = Union["pd.DataFrame", "datasets.Dataset", "datasets.IterableDataset", str, Path,
+                        Iterable[Mapping[str, Any]]]
 Strategy = Literal["round_robin", "knockout", "adaptive"]
 STRATEGIES = ("round_robin", "knockout", "adaptive")
 
@@ -55,51 +57,93 @@ class ResponseRanking(RankResult):
 @renamed_kwargs(cands="candidates")
 def rank_responses(candidates: CandidatesInput, judges: JudgesInput, *, strategy: Strategy = "adaptive", seed: int = 0,
                    store: StoreInput = None, order: OrderPolicy = "random", budget: int | None = None,
-                   aggregate: Aggregate | None = None, progress: bool | None = None) -> ResponseRanking:
+                   aggregate: Aggregate | None = None, progress: bool | None = None,
+                   max_cost_usd: MaxCost | None = None, max_calls: MaxCalls | None = None,
+                   shard: tuple[int, int] | None = None, max_in_flight: int | None = None) -> ResponseRanking:
     """Rank the candidates of each prompt; see :func:`arank_responses` for the arguments."""
     from prefjudge.judging.rank_pairs import run_sync
 
     return run_sync(arank_responses(candidates, judges, strategy=strategy, seed=seed, store=store, order=order,
-                                    budget=budget, aggregate=aggregate, progress=progress))
+                                    budget=budget, aggregate=aggregate, progress=progress, max_cost_usd=max_cost_usd,
+                                    max_calls=max_calls, shard=shard, max_in_flight=max_in_flight))
 
 
 @renamed_kwargs(cands="candidates")
 async def arank_responses(candidates: CandidatesInput, judges: JudgesInput, *, strategy: Strategy = "adaptive",
                           seed: int = 0, store: StoreInput = None, order: OrderPolicy = "random",
                           budget: int | None = None, aggregate: Aggregate | None = None,
-                          progress: bool | None = None) -> ResponseRanking:
+                          progress: bool | None = None, max_cost_usd: MaxCost | None = None,
+                          max_calls: MaxCalls | None = None, shard: tuple[int, int] | None = None,
+                          max_in_flight: int | None = None) -> ResponseRanking:
     """Async :func:`rank_responses`.
 
     ``candidates`` (``cands=`` is its deprecated old name): one row per candidate (prompt, response, optional model, prompt_id, system) or one
-    row per prompt (prompt, responses list, optional models list). ``judges``: a Judge, a list or a Jury.
+    row per prompt (prompt, responses list, optional models list), as a list, any iterable of rows, a
+    DataFrame, a Dataset/IterableDataset or a .jsonl/.parquet path (the candidates are grouped by
+    prompt in memory). ``judges``: a Judge, a list or a Jury.
     ``strategy``: ``"round_robin"`` (all N(N-1)/2 pairs), ``"adaptive"`` (default) or ``"knockout"``;
     the last two find the best and worst answer in at most ``budget`` comparisons per prompt
     (default 2N), see :mod:`prefjudge.curate.strategies`. ``order``, ``seed``, ``store``,
     ``aggregate``: as for ``rank_pairs`` (each comparison is judged by every judge).
-    """
-    from prefjudge.judging.rank_pairs import arank_pairs, resolve_judges
-    from prefjudge.judging.store import Store
 
-    groups, skipped = normalize_candidates(candidates)
-    resolve_judges(judges, aggregate)  # bad judges fail before the first call
-    planners = [_planner(strategy, g, seed, budget) for g in groups]
-    st = store if isinstance(store, Store) else Store(store)
-    owned = st is not store
+    Every round runs on one engine (one client, semaphore and rate-limit window per endpoint).
+    ``max_cost_usd``/``max_calls`` (a number for the run or a mapping judge name -> limit; not to be
+    confused with ``budget``, comparisons per prompt) bound the whole run, all rounds together:
+    no round starts once the run's limit (or every judge's) is reached, and the calls not made are
+    in ``not_judged``. ``shard=(i, n)`` ranks the prompts whose prompt_id hashes to ``i`` of ``n``.
+    """
+    from prefjudge.judging.budget import Budget
+    from prefjudge.judging.pairs import normalize_pairs
+    from prefjudge.judging.rank_pairs import _check_order, check_aggregator, rank_in_run, resolve_judges
+    from prefjudge.judging.shard import in_shard, parse_shard
+    from prefjudge.judging.stream import Run, budget_meta, check_window
+
+    _check_order(order)
+    part = parse_shard(shard)
+    check_window(max_in_flight)
+    groups, skipped = normalize_candidates(_readable(candidates))
+    judge_list, jury = resolve_judges(judges, aggregate)  # bad judges fail before the first call
+    agg_name = getattr(jury, "rule_name", type(jury).__name__)
+    planners = [_planner(strategy, g, seed, budget) for g in groups]  # every group checked, whatever the shard
+    kept = [(g, p) for g, p in zip(groups, planners) if in_shard(g.prompt_id, part)]
+    groups, planners = [g for g, _ in kept], [p for _, p in kept]
+    for j in judge_list:
+        j.preflight()
+    check_aggregator(jury, judge_list, agg_name)
+    money = Budget.for_judges(judge_list, max_cost_usd, max_calls)
+    names = [j.name for j in judge_list]
     results: list[RankResult] = []
-    try:
+    async with Run(store, judge_list, budget=money, max_in_flight=max_in_flight, progress=progress) as run:
         while True:
             batch = [_pair(g, i, j) for g, p in zip(groups, planners) for i, j in p.next_pairs()]
             if not batch:
                 break
-            res = await arank_pairs(batch, judges, order=order, seed=seed, store=st, aggregate=aggregate, progress=progress)
+            res = await rank_in_run(run, normalize_pairs(batch), judge_list, jury, agg_name, order=order, seed=seed)
             _feed(res, groups, planners)
             results.append(res)
-    finally:
-        if owned:
-            st.close()
+            if money is not None and money.exhausted(names):
+                break  # the next round could only read the store: stop here (a rerun with a higher limit goes on)
+        made, cached = run.engine.calls_made, run.engine.calls_cached
     meta = {"strategy": strategy, "seed": seed, "order": order, "skipped_failed_generations": skipped,
             "duplicates_removed": sum(g.duplicates for g in groups), "budget": budget}
-    return _assemble(results, groups, meta)
+    ranking = _assemble(results, groups, meta, judge_list, agg_name, made, cached)
+    if part is not None:
+        ranking.meta["shard"] = list(part)
+    if money is not None:
+        ranking.meta["spend"] = budget_meta(money, ranking.not_judged)
+    return ranking
+
+
+def _readable(data: Any) -> Any:
+    """What :func:`normalize_candidates` reads: lists, DataFrames and Datasets as they are; files,
+    generators and IterableDatasets read into a list of rows (candidates are grouped in memory)."""
+    from prefjudge.judging.inputs import is_path, iter_rows
+
+    if isinstance(data, (list, Mapping)) or (hasattr(data, "columns") and hasattr(data, "iloc")):
+        return data
+    if not is_path(data) and hasattr(data, "to_pandas") and hasattr(data, "column_names") and hasattr(data, "__len__"):
+        return data  # datasets.Dataset
+    return list(iter_rows(data, "candidates"))
 
 
 def _planner(strategy: str, g: Group, seed: int, budget: int | None) -> Planner:
@@ -135,19 +179,30 @@ def _feed(res: RankResult, groups: list[Group], planners: list[Planner]) -> None
         index[row["prompt_id"]].observe((int(row["cand_a"]), int(row["cand_b"])), p_a, n)
 
 
-def _assemble(results: list[RankResult], groups: list[Group], meta: dict[str, Any]) -> ResponseRanking:
+def _assemble(results: list[RankResult], groups: list[Group], meta: dict[str, Any], judge_list: list,
+              agg_name: str, made: int, cached: int) -> ResponseRanking:
     import pandas as pd
 
     from prefjudge.curate.selection import candidate_table, selection_table
+    from prefjudge.judging.rank_pairs import judge_meta
+    from prefjudge.judging.stream import not_judged_frame
+    from prefjudge.judgments import empty_judgments
+    from prefjudge.types import OUTCOME_COLUMNS
 
-    pairs = pd.concat([r.pairs for r in results], ignore_index=True)
-    judgments = pd.concat([r.judgments for r in results if len(r.judgments)], ignore_index=True) \
-        if any(len(r.judgments) for r in results) else results[0].judgments
-    outcomes = pd.concat([r.outcomes for r in results])
-    base = results[0].meta
-    meta = {**{k: base.get(k) for k in ("judges", "aggregate")}, **meta,
-            "n_calls_made": sum(r.meta.get("n_calls_made", 0) for r in results),
-            "n_calls_cached": sum(r.meta.get("n_calls_cached", 0) for r in results)}
+    if results:
+        pairs = pd.concat([r.pairs for r in results], ignore_index=True)
+        judgments = pd.concat([r.judgments for r in results if len(r.judgments)], ignore_index=True) \
+            if any(len(r.judgments) for r in results) else results[0].judgments
+        outcomes = pd.concat([r.outcomes for r in results])
+        frames = [r.not_judged for r in results if r.not_judged is not None and len(r.not_judged)]
+        not_judged = pd.concat(frames, ignore_index=True) if frames else results[0].not_judged
+    else:  # no prompt in this shard
+        pairs = pd.DataFrame(columns=["id", "prompt", "response_a", "response_b", "system", "model_a", "model_b",
+                                      "human", "identical", "prompt_id", "cand_a", "cand_b"])
+        judgments, outcomes = empty_judgments(), pd.DataFrame(columns=list(OUTCOME_COLUMNS))
+        not_judged = not_judged_frame([])
+    base = results[0].meta if results else {"judges": [judge_meta(j) for j in judge_list], "aggregate": agg_name}
+    meta = {**{k: base.get(k) for k in ("judges", "aggregate")}, **meta, "n_calls_made": made, "n_calls_cached": cached}
     cand = candidate_table(groups, pairs, outcomes)
-    return ResponseRanking(pairs=pairs, judgments=judgments, outcomes=outcomes, meta=meta, candidates=cand,
-                           selections=selection_table(cand, pairs, judgments), groups=groups)
+    return ResponseRanking(pairs=pairs, judgments=judgments, outcomes=outcomes, meta=meta, not_judged=not_judged,
+                           candidates=cand, selections=selection_table(cand, pairs, judgments), groups=groups)

@@ -31,11 +31,13 @@ from prefjudge.secrets import redact, register_secret
 from prefjudge.types import Completion
 
 if TYPE_CHECKING:
+    from prefjudge.backends.endpoint import Endpoint
     from prefjudge.backends.endpoint import EndpointSettings as Caller  # a Judge or a Generator: named, with an endpoint
+    from prefjudge.judging.budget import Budget
 
 log = logging.getLogger("prefjudge")
 _timeout = getattr(asyncio, "timeout", None)  # 3.11+: a deadline without an extra task per call
-__all__ = ["Engine", "CallOutcome", "retry_wait", "usable", "MAX_RETRY_AFTER_S", "MAX_RETRY_WAIT_S"]
+__all__ = ["Engine", "CallOutcome", "endpoint_slot", "retry_wait", "usable", "MAX_RETRY_AFTER_S", "MAX_RETRY_WAIT_S"]
 
 
 @dataclass
@@ -49,6 +51,8 @@ class CallOutcome:
     cached: bool
     attempts: int
     key: str
+    skipped: str | None = None
+    """Why the call was not made (a budget: ``"budget: max_calls=100"``); ``error`` says the same."""
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -87,6 +91,37 @@ class _Wait:
         return retry_wait(exc, state.attempt_number + 1, self._initial)
 
 
+def endpoint_slot(endpoint: Endpoint) -> str:
+    """Who shares a client, a concurrency limit and the rpm/tpm windows: the backend, the model, the
+    URL (as given and as the client resolves it), a hash of the API key (never the key) and the
+    client options (``extra_headers``/``extra_query`` values, hashed). Not the judge's name.
+
+    >>> from prefjudge.backends.endpoint import Endpoint
+    >>> a = Endpoint(model="m", base_url="http://127.0.0.1:9/v1", api_key="k1", label="judge-1")
+    >>> endpoint_slot(a) == endpoint_slot(a.model_copy(update={"label": "judge-2"}))
+    True
+    >>> endpoint_slot(a) == endpoint_slot(Endpoint(model="m", base_url="http://127.0.0.1:9/v1", api_key="k2"))
+    False
+    """
+    import hashlib
+
+    from prefjudge.errors import ConfigError
+
+    try:
+        key = endpoint.resolved_api_key()
+    except ConfigError:
+        key = None
+    if key is None and endpoint.backend == "openai":
+        import os
+
+        key = os.environ.get("OPENAI_API_KEY")
+    options = {k: endpoint.params.get(k) for k in ("extra_headers", "extra_query") if endpoint.params.get(k)}
+    ident = json.dumps([endpoint.backend, endpoint.model, endpoint.base_url, endpoint.where(),
+                        hashlib.sha256((key or "").encode()).hexdigest() if key is not None else None,
+                        options], sort_keys=True, default=str)
+    return hashlib.sha256(ident.encode()).hexdigest()[:24]
+
+
 def usable(completion: Completion, params: CallParams) -> str | None:
     """None when ``completion`` can be used (non-blank text, or top logprobs when they were asked
     for), else what is missing. Only usable completions are stored as finished calls.
@@ -104,32 +139,90 @@ def usable(completion: Completion, params: CallParams) -> str | None:
 
 
 class Engine:
-    """Runs calls for many judges at once; one per run of ``rank_pairs``/``generate``."""
+    """Runs calls for many judges at once: one per run of ``rank_pairs``/``generate``, one for every
+    round of ``rank_responses``.
 
-    def __init__(self, store: Store):
+    A backend client, a concurrency semaphore and a :class:`RateLimiter` belong to an endpoint, not
+    to a judge: judges on the same backend, model, URL and key (and client options) share one
+    client and one rpm/tpm window, so two judges of one account cannot exceed its limits together.
+    Their limits are the tightest of the judges registered with :meth:`register` (``max_concurrency``,
+    ``rpm``, ``tpm``) and the client's timeout the longest. A :class:`~prefjudge.judging.budget.Budget`,
+    when given, is asked before every call that is not in the store.
+    """
+
+    def __init__(self, store: Store, budget: Budget | None = None):
         self.store = store
+        self.budget = budget
         self._backends: dict[str, Backend] = {}
         self._sems: dict[str, asyncio.Semaphore] = {}
         self._limiters: dict[str, RateLimiter] = {}
+        self._specs: dict[str, Endpoint] = {}
+        self._judges: dict[int, tuple[Caller, str, str, bool]] = {}  # id -> (judge kept alive, judge key, slot, priced)
         self._key_prefix: dict[tuple, tuple[CallParams, str]] = {}
         self._params: dict[str, CallParams] = {}
         self._secrets: set[str] = set()
         self.calls_made = 0
         self.calls_cached = 0
+        self.cost_usd = 0.0
+        """Dollars spent by the calls this engine made (priced calls only; read from the store: free)."""
 
-    def _slot(self, judge: Caller) -> str:
-        return f"{judge.backend}\x1f{judge.model}\x1f{judge.base_url}\x1f{judge.name}"
-
-    def backend(self, judge: Caller) -> Backend:
-        slot = self._slot(judge)
-        if slot not in self._backends:
-            for value in judge.endpoint.secrets():
+    def _info(self, judge: Caller) -> tuple[Caller, str, str, bool]:
+        info = self._judges.get(id(judge))
+        if info is None or info[0] is not judge:
+            endpoint = judge.endpoint
+            for value in endpoint.secrets():
                 register_secret(value)
                 self._secrets.add(value)
-            self._backends[slot] = create_backend(judge.endpoint)
-            self._sems[slot] = asyncio.Semaphore(judge.max_concurrency)
-            self._limiters[slot] = RateLimiter(judge.rpm, judge.tpm)
+            info = (judge, f"{judge.backend}\x1f{judge.model}\x1f{judge.base_url}\x1f{judge.name}",
+                    endpoint_slot(endpoint), endpoint.priced)
+            self._judges[id(judge)] = info
+        return info
+
+    def _slot(self, judge: Caller) -> str:
+        """The judge's own key (its parameters and request prefix; not shared with another judge)."""
+        return self._info(judge)[1]
+
+    def slot(self, judge: Caller) -> str:
+        """The endpoint key the judge's client, semaphore and rate limiter are shared under."""
+        return self._info(judge)[2]
+
+    def register(self, judges: list[Caller]) -> None:
+        """Declare the run's judges before the first call, so that judges sharing an endpoint share
+        its tightest limits. Judges met later without registering get their own settings."""
+        groups: dict[str, list[Caller]] = {}
+        for judge in judges:
+            groups.setdefault(self.slot(judge), []).append(judge)
+        for slot, members in groups.items():
+            if slot in self._specs:
+                continue
+            first = members[0].endpoint
+            conc = min(j.max_concurrency for j in members)
+            rpm = min((j.rpm for j in members if j.rpm), default=None)
+            tpm = min((j.tpm for j in members if j.tpm), default=None)
+            timeout = max(j.timeout for j in members)
+            self._specs[slot] = first.model_copy(update={"max_concurrency": conc, "rpm": rpm, "tpm": tpm, "timeout": timeout})
+            if len(members) > 1:
+                log.debug("judges %s share one endpoint (client, max_concurrency=%s, rpm=%s, tpm=%s)",
+                          [j.name for j in members], conc, rpm, tpm)
+
+    def backend(self, judge: Caller) -> Backend:
+        slot = self.slot(judge)
+        if slot not in self._backends:
+            spec = self._specs.setdefault(slot, judge.endpoint)
+            self._backends[slot] = create_backend(spec)
+            self._sems[slot] = asyncio.Semaphore(spec.max_concurrency)
+            self._limiters[slot] = RateLimiter(spec.rpm, spec.tpm)
         return self._backends[slot]
+
+    def limiter(self, judge: Caller) -> RateLimiter:
+        """The rpm/tpm limiter of the judge's endpoint (shared with the judges on the same endpoint)."""
+        self.backend(judge)
+        return self._limiters[self.slot(judge)]
+
+    def max_concurrency(self, judges: list[Caller]) -> int:
+        """Calls these judges may have in flight at once: the sum over their distinct endpoints."""
+        self.register(judges)
+        return sum(self._specs[s].max_concurrency for s in {self.slot(j) for j in judges})
 
     def request(self, judge: Caller, messages: list[dict], params: CallParams, kind: str) -> tuple[str, str]:
         """(request hash, request JSON): backend, endpoint (credentials stripped; only when not the
@@ -162,10 +255,11 @@ class Engine:
         return self._params[slot]
 
     async def complete(self, judge: Caller, messages: list[dict], params: CallParams, *, kind: str = "judge") -> CallOutcome:
-        """One call through the cache, the judge's limits and the retry policy.
+        """One call through the cache, the budget, the judge's limits and the retry policy.
 
         Never raises for a failed call (only for cancellation and a broken store): a backend error, a
-        bug in a backend or an unusable completion comes back as the outcome's (redacted) error.
+        bug in a backend or an unusable completion comes back as the outcome's (redacted) error; a
+        call the budget refuses comes back with ``skipped`` set and is not made.
         """
         key, request_json = self.request(judge, messages, params, kind)
         hit = self.store.get(key)
@@ -173,10 +267,26 @@ class Engine:
             self.calls_cached += 1
             completion, info = hit
             return CallOutcome(completion, None, info["latency_s"], info["cost_usd"], True, 0, key)
+        _, _, slot, priced = self._info(judge)
+        chars = sum(len(c) for m in messages if isinstance(c := m.get("content"), str))
+        if self.budget is None:
+            return await self._call(judge, messages, params, kind, key, request_json, slot, priced, chars)
+        reservation = await self.budget.reserve(judge, chars, params.max_tokens)
+        if isinstance(reservation, str):
+            return CallOutcome(None, reservation, None, None, False, 0, key, skipped=reservation)
+        try:
+            outcome = await self._call(judge, messages, params, kind, key, request_json, slot, priced, chars)
+        except BaseException:  # cancelled (or a broken store) in flight: it may have been sent, count its estimate
+            self.budget.settle(reservation, reservation.est_usd)
+            raise
+        self.budget.settle(reservation, outcome.cost_usd)
+        return outcome
+
+    async def _call(self, judge: Caller, messages: list[dict], params: CallParams, kind: str, key: str,
+                    request_json: str, slot: str, priced: bool, chars: int) -> CallOutcome:
         backend = self.backend(judge)
-        slot = self._slot(judge)
         sem, limiter = self._sems[slot], self._limiters[slot]
-        est_tokens = sum(len(m.get("content") or "") for m in messages) // 4 + params.max_tokens
+        est_tokens = chars // 4 + params.max_tokens
         attempts = 1
         try:
             try:  # the first attempt runs outside tenacity: most calls need no retry, and it costs
@@ -196,7 +306,9 @@ class Engine:
             self.store.put_failure(key, kind=kind, model=judge.model, error=error, attempts=attempts)
             return CallOutcome(None, error, None, None, False, attempts, key)
         self.calls_made += 1
-        cost = cost_usd(judge.model, completion.prompt_tokens, completion.completion_tokens) if judge.endpoint.priced else None
+        cost = cost_usd(judge.model, completion.prompt_tokens, completion.completion_tokens) if priced else None
+        if cost is not None:
+            self.cost_usd += cost
         self.store.put(key, kind=kind, backend=judge.backend, model=judge.model,
                        request_json=request_json,
                        completion=completion, latency_s=latency, cost_usd=cost)

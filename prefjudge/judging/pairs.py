@@ -1,17 +1,20 @@
 """Validate and normalize the pairs users pass to ``rank_pairs``.
 
-Everything is checked before the first call: errors name the row and the field.
+Errors name the row and the field. :func:`normalize_pairs` checks every row before the first call;
+:func:`iter_pairs` checks them as they are read (streaming runs).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from array import array
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prefjudge.content import content_id
 from prefjudge.errors import InputError
-from prefjudge.io import str_labels
+from prefjudge.judging.inputs import iter_rows
+from prefjudge.judging.shard import Shard, in_shard
 from prefjudge.textcheck import check_chars
 from prefjudge.types import Message, Pair
 
@@ -24,20 +27,13 @@ _HUMAN = {"a": "a", "b": "b", "tie": "tie", "1": "a", "2": "b", "1.5": "tie"}
 
 
 def rows_of(data: Any) -> list[Mapping[str, Any]]:
-    """Rows from a list of dicts, a pandas DataFrame or a ``datasets.Dataset``.
+    """Rows from a list of dicts, a pandas DataFrame, a ``datasets.Dataset``, any iterable of rows or a
+    ``.jsonl``/``.parquet`` path (see :mod:`prefjudge.judging.inputs`).
 
     Column labels become strings (a DataFrame column ``0`` is the field ``"0"``); two labels that
     are equal as strings (duplicate columns, or ``0`` next to ``"0"``) are an InputError naming the field.
     """
-    if hasattr(data, "to_dict") and hasattr(data, "columns"):  # pandas
-        return str_labels(data).to_dict(orient="records")
-    if hasattr(data, "column_names") and hasattr(data, "to_list"):  # datasets.Dataset
-        return data.to_list()
-    if isinstance(data, Mapping):
-        raise InputError("pairs must be a list of rows, a DataFrame or a Dataset, not a single dict")
-    if isinstance(data, Iterable) and not isinstance(data, (str, bytes)):
-        return list(data)
-    raise InputError(f"pairs must be a list of dicts, a pandas DataFrame or a datasets.Dataset, not {type(data).__name__}")
+    return list(iter_rows(data, "pairs"))
 
 
 def _str_keys(row: Mapping, i: int) -> Mapping[str, Any]:
@@ -129,24 +125,98 @@ def _human(row: Mapping, i: int) -> str | None:
 
 def normalize_pairs(data: Any) -> list[Pair]:
     """Validated :class:`Pair` objects. Identical responses are flagged (``identical=True``)."""
-    rows = rows_of(data)
-    if not rows:
+    pairs = list(iter_pairs(data))
+    if not pairs:
         raise InputError("no pairs given")
-    pairs, seen = [], {}
-    for i, row in enumerate(rows):
-        if not isinstance(row, Mapping):
-            raise InputError(f"must be a dict, got {type(row).__name__}", row=i)
-        row = _str_keys(row, i)
-        prompt = _prompt(row, i)
-        a = _text(row, i, "response_a", required=True)
-        b = _text(row, i, "response_b", required=True)
-        opt = {f: _text(row, i, f, required=False) for f in OPTIONAL_STR}
-        pid = row.get("id")
-        pid = default_pair_id(prompt, a, b, opt["system"]) if _missing(pid) else check_chars(str(pid), i, "id")
-        if pid in seen:
-            raise InputError(f"duplicate id {pid!r} (also row {seen[pid]})", row=i, field="id")
-        seen[pid] = i
-        meta = {k: check_chars(v, i, k) for k, v in row.items() if k not in KNOWN and k not in COMPUTED}
-        pairs.append(Pair(id=pid, prompt=prompt, response_a=a, response_b=b, human=_human(row, i),
-                          identical=a.strip() == b.strip(), meta=meta, **opt))
     return pairs
+
+
+def iter_pairs(data: Any, shard: Shard | None = None, stats: dict[str, int] | None = None) -> Iterator[Pair]:
+    """Validated pairs one by one, read lazily from ``data`` (rows, a table, a Dataset, a file).
+
+    Every row is validated (an error names the row and the field, whatever the shard); only the
+    pairs of ``shard`` are yielded. Ids are checked for duplicates with a compact set of their
+    hashes (:class:`IdSet`), so a million ids take tens of MB, not the ids themselves.
+    ``stats["rows"]``, when given, counts the rows read.
+    """
+    seen = IdSet()
+    for i, row in enumerate(iter_rows(data, "pairs")):
+        if stats is not None:
+            stats["rows"] = i + 1
+        pair = pair_from_row(row, i)
+        if not in_shard(pair.id, shard):
+            continue  # a duplicate id hashes to the same shard: the shard that keeps it sees both
+        first = seen.add(pair.id, i)
+        if first is not None:
+            raise InputError(f"duplicate id {pair.id!r} (also row {first})", row=i, field="id")
+        yield pair
+
+
+def pair_from_row(row: Any, i: int) -> Pair:
+    """One validated pair from the row numbered ``i`` (errors name the row and the field)."""
+    if not isinstance(row, Mapping):
+        raise InputError(f"must be a dict, got {type(row).__name__}", row=i)
+    row = _str_keys(row, i)
+    prompt = _prompt(row, i)
+    a = _text(row, i, "response_a", required=True)
+    b = _text(row, i, "response_b", required=True)
+    opt = {f: _text(row, i, f, required=False) for f in OPTIONAL_STR}
+    pid = row.get("id")
+    pid = default_pair_id(prompt, a, b, opt["system"]) if _missing(pid) else check_chars(str(pid), i, "id")
+    meta = {k: check_chars(v, i, k) for k, v in row.items() if k not in KNOWN and k not in COMPUTED}
+    return Pair(id=pid, prompt=prompt, response_a=a, response_b=b, human=_human(row, i),  # type: ignore[arg-type]
+                identical=a.strip() == b.strip(), meta=meta, **opt)  # type: ignore[arg-type]
+
+
+class IdSet:
+    """The ids seen so far, as 64-bit hashes in two flat arrays (open addressing, linear probing),
+    each with the row it was first seen on: about 16-32 bytes per id, whatever the id's length.
+
+    Two different ids whose hashes collide would be reported as a duplicate; with 64-bit hashes
+    the chance is about n**2 / 2**65 (3e-6 for ten million ids). The hash is Python's own string
+    hash: it differs between processes, which is fine for a set that lives for one run.
+
+    >>> s = IdSet()
+    >>> s.add("a", 0), s.add("b", 1), s.add("a", 2), len(s)
+    (None, None, 0, 2)
+    """
+
+    def __init__(self, capacity: int = 1024):
+        size = 1 << max(4, (capacity - 1).bit_length())
+        self._keys = array("q", bytes(8 * size))
+        self._rows = array("q", bytes(8 * size))  # row + 1; 0 marks an empty slot
+        self._mask = size - 1
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def add(self, key: str, row: int) -> int | None:
+        """Record ``key`` first seen on ``row``; returns the earlier row when it was seen before."""
+        h = hash(key)
+        keys, rows, mask = self._keys, self._rows, self._mask
+        i = h & mask
+        while True:
+            r = rows[i]
+            if r == 0:
+                keys[i] = h
+                rows[i] = row + 1
+                self._n += 1
+                if 3 * self._n > 2 * (mask + 1):
+                    self._grow()
+                return None
+            if keys[i] == h:
+                return r - 1
+            i = (i + 1) & mask
+
+    def _grow(self) -> None:
+        old_keys, old_rows = self._keys, self._rows
+        size = 2 * (self._mask + 1)
+        keys, rows, mask = array("q", bytes(8 * size)), array("q", bytes(8 * size)), size - 1
+        for h, r in zip(old_keys, old_rows):
+            if r:
+                i = h & mask
+                while rows[i]:
+                    i = (i + 1) & mask
+                keys[i], rows[i] = h, r
+        self._keys, self._rows, self._mask = keys, rows, mask

@@ -4,27 +4,49 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import logging
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import aclosing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 from prefjudge.aggregation.jury import Jury, RuleName
 from prefjudge.errors import ConfigError, InputError
+from prefjudge.judging.budget import Budget
 from prefjudge.judging.engine import Engine
-from prefjudge.judging.judge import Judge, display_orders, to_original
-from prefjudge.judging.pairs import normalize_pairs
-from prefjudge.judging.progress import ProgressBar
+from prefjudge.judging.inputs import known_length
+from prefjudge.judging.judge import Judge
+from prefjudge.judging.pairs import iter_pairs, normalize_pairs
+from prefjudge.judging.shard import in_shard, parse_shard
 from prefjudge.judging.store import Store
-from prefjudge.result import RankResult
-from prefjudge.types import Judgment, Order, Pair
+from prefjudge.judging.stream import (
+    PartWriter,
+    Run,
+    aggregate_parts,
+    budget_meta,
+    calls_per_pair,
+    check_window,
+    judge_one,
+    judgments_part,
+    not_judged_frame,
+    not_judged_part,
+    pair_row,
+    pairs_part,
+    prepare_folder,
+    work_items,
+    write_meta,
+)
+from prefjudge.result import FolderRankResult, RankResult
+from prefjudge.types import OUTCOME_COLUMNS, Judgment, Order, Pair
 
 if TYPE_CHECKING:
     import datasets
     import pandas as pd
 
+log = logging.getLogger("prefjudge")
 OrderPolicy = Literal["random", "both", "fixed"]
 # the data arguments name pandas/datasets types only as strings: resolving them needs those libraries
-PairsInput = Union["pd.DataFrame", "datasets.Dataset", Iterable[Mapping[str, Any]]]
+PairsInput = Union["pd.DataFrame", "datasets.Dataset", "datasets.IterableDataset", str, Path, Iterable[Mapping[str, Any]]]
 JudgesInput = Union[Judge, Sequence[Judge], Jury]
 StoreInput = Union[str, Path, Store, None]
 Aggregate = Union[RuleName, Callable[["pd.DataFrame"], "pd.DataFrame"]]
@@ -121,40 +143,26 @@ def _calls_kept(n_calls: int, store_path: Any) -> Callable[[Any], str]:
 
 
 async def judge_pair(engine: Engine, judge: Judge, pair: Pair, order: Order) -> Judgment:
-    """One judgment: render in ``order``, call, parse, re-ask once if unreadable, map back to a/b."""
-    messages = judge.render(pair, order)
-    params = engine.params(judge)
-    out = await engine.complete(judge, messages, params)
-    raw, error, verdict = None, out.error, None
-    calls = [out]
-    if out.completion is not None:
-        raw = out.completion.text
-        verdict = judge.parse(out.completion, pair, order)
-        followup = None if verdict.ok else judge.followup(pair, order, verdict)
-        if followup is not None:
-            ask, read = followup
-            follow = messages + [{"role": "assistant", "content": raw}, {"role": "user", "content": ask}]
-            again = await engine.complete(judge, follow, params, kind="reask")
-            calls.append(again)
-            if again.completion is not None:
-                raw = f"{raw}\n\n[re-ask]\n{again.completion.text}"
-                retry_verdict = read(again.completion)
-                verdict = retry_verdict if retry_verdict.ok else verdict
-        error = None if verdict.ok else (verdict.error if calls[-1].error is None else calls[-1].error)
-    winner, p_a = to_original(verdict, order) if verdict is not None else (None, None)
-    return Judgment(
-        pair_id=pair.id, prompt=pair.prompt, response_a=pair.response_a, response_b=pair.response_b,
-        model_a=pair.model_a, model_b=pair.model_b, judge=judge.name, judge_family=judge.family,
-        order=order, winner=winner, p_a=p_a, raw=raw, error=error,
-        latency_s=_sum(c.latency_s for c in calls), prompt_tokens=_sum(c.completion and c.completion.prompt_tokens for c in calls),
-        completion_tokens=_sum(c.completion and c.completion.completion_tokens for c in calls),
-        cost_usd=_sum(c.cost_usd for c in calls), human=pair.human, cached=all(c.cached for c in calls),
-    )
+    """One judgment: render in ``order``, call, parse, re-ask once if unreadable, map back to a/b.
+
+    (A call a budget refuses comes back as a judgment without a winner whose error is the reason;
+    runs use :func:`prefjudge.judging.stream.judge_one`, which keeps such calls apart.)
+    """
+    done = await judge_one(engine, judge, pair, order)
+    if done.judgment is not None:
+        return done.judgment
+    return Judgment(pair_id=pair.id, prompt=pair.prompt, response_a=pair.response_a, response_b=pair.response_b,
+                    model_a=pair.model_a, model_b=pair.model_b, judge=judge.name, judge_family=judge.family,
+                    order=order, error=done.skipped[0].reason, human=pair.human)
 
 
-def _sum(values) -> Any:
-    vals = [v for v in values if v is not None]
-    return sum(vals) if vals else None
+MaxCost = Union[float, Mapping[str, float]]
+MaxCalls = Union[int, Mapping[str, int]]
+
+
+def _check_order(order: Any) -> None:
+    if order not in ("random", "both", "fixed"):
+        raise InputError(f"order must be 'random', 'both' or 'fixed', not {order!r}", field="order")
 
 
 async def arank_pairs(
@@ -166,40 +174,104 @@ async def arank_pairs(
     store: StoreInput = None,
     aggregate: Aggregate | None = None,
     progress: bool | None = None,
+    out: str | Path | None = None,
+    max_cost_usd: MaxCost | None = None,
+    max_calls: MaxCalls | None = None,
+    shard: tuple[int, int] | None = None,
+    max_in_flight: int | None = None,
 ) -> RankResult:
     """Async :func:`rank_pairs`."""
-    if order not in ("random", "both", "fixed"):
-        raise InputError(f"order must be 'random', 'both' or 'fixed', not {order!r}", field="order")
-    plist = normalize_pairs(pairs)
+    _check_order(order)
+    part = parse_shard(shard)
+    check_window(max_in_flight)
+    plist = None
+    if out is None:  # the result holds every pair anyway: all of them are checked before the first call
+        plist = [p for p in normalize_pairs(pairs) if in_shard(p.id, part)]
     judge_list, jury = resolve_judges(judges, aggregate)
     agg_name = getattr(jury, "rule_name", type(jury).__name__)
     for j in judge_list:
         j.preflight()  # a bad template, backend or missing key variable fails before the first call
     check_aggregator(jury, judge_list, agg_name)  # so does a bad aggregator
-    st = store if isinstance(store, Store) else Store(store)
-    owned = st is not store
-    engine = Engine(st)
-    work = [(j, p, o) for p in plist if not p.identical for j in judge_list for o in display_orders(p.id, j.name, seed, order)]  # type: ignore[arg-type]
-    bar = ProgressBar(len(work), "judging", progress)
+    budget = Budget.for_judges(judge_list, max_cost_usd, max_calls)  # and an unknown price under a cost budget
+    extra: dict[str, Any] = {}
+    if part is not None:
+        extra["shard"] = list(part)
+    if plist is None:
+        return await _rank_to_folder(pairs, judge_list, jury, agg_name, order=order, seed=seed, store=store,
+                                     budget=budget, progress=progress, max_in_flight=max_in_flight, shard=part,
+                                     out=out, extra=extra)  # type: ignore[arg-type]
+    run = Run(store, judge_list, budget=budget, max_in_flight=max_in_flight, progress=progress)
+    async with run:
+        return await rank_in_run(run, plist, judge_list, jury, agg_name, order=order, seed=seed, extra=extra)
 
-    async def one(j: Judge, p: Pair, o: Order) -> Judgment:
-        result = await judge_pair(engine, j, p, o)
-        bar.advance(failed=result.winner is None)
-        return result
 
-    try:
-        judgments = await asyncio.gather(*(one(j, p, o) for j, p, o in work))
-    finally:
-        bar.close()
-        await engine.aclose()
-        if owned:
-            st.close()
-    aggregator = _guarded(jury.aggregate_table, agg_name, after=_calls_kept(len(judgments), st.path))
-    return build_result(plist, judgments, aggregator, meta={
+async def rank_in_run(run: Run, plist: list[Pair], judge_list: list[Judge], jury: Any, agg_name: str, *,
+                      order: str, seed: int, extra: dict[str, Any] | None = None) -> RankResult:
+    """Judge ``plist`` within ``run`` (its engine, budget and progress bar) and aggregate in memory."""
+    run.bar.add_total(sum(not p.identical for p in plist) * calls_per_pair(judge_list, order))
+    made, cached = run.engine.calls_made, run.engine.calls_cached
+    async with aclosing(run.judge(work_items(plist, judge_list, seed, order))) as stream:
+        dones = [d async for d in stream]
+    dones.sort(key=lambda d: d.seq)  # the order of the calls, whatever order they finished in
+    judgments = [d.judgment for d in dones if d.judgment is not None]
+    skipped = not_judged_frame([s for d in dones for s in d.skipped])
+    aggregator = _guarded(jury.aggregate_table, agg_name, after=_calls_kept(len(judgments), run.store.path))
+    meta = {
         "judges": [judge_meta(j) for j in judge_list], "order": order, "seed": seed, "aggregate": agg_name,
-        "n_pairs": len(plist), "n_calls_made": engine.calls_made, "n_calls_cached": engine.calls_cached,
-        "store": str(st.path) if st.path else None,
-    })
+        "n_pairs": len(plist), "n_calls_made": run.engine.calls_made - made,
+        "n_calls_cached": run.engine.calls_cached - cached, "store": str(run.store.path) if run.store.path else None,
+        **(extra or {}),
+    }
+    if run.budget is not None:
+        meta["budget"] = budget_meta(run.budget, skipped)
+    return build_result(plist, judgments, aggregator, meta=meta, not_judged=skipped)
+
+
+async def _rank_to_folder(pairs: Any, judge_list: list[Judge], jury: Any, agg_name: str, *, order: str, seed: int,
+                          store: StoreInput, budget: Budget | None, progress: bool | None, max_in_flight: int | None,
+                          shard: tuple[int, int] | None, out: str | Path, extra: dict[str, Any]) -> RankResult:
+    """Stream the pairs through the run and write the tables as parquet parts in ``out``; outcomes are
+    aggregated at the end from the judgments parts (never from Python objects)."""
+    from prefjudge.judging.pairs import IdSet
+
+
+    folder = prepare_folder(out)
+    n_rows = known_length(pairs)
+    total = None if n_rows is None else n_rows * calls_per_pair(judge_list, order) // (shard[1] if shard else 1)
+    pw = PartWriter(folder, "pairs", pairs_part)
+    jw = PartWriter(folder, "judgments", judgments_part)
+    nw = PartWriter(folder, "not_judged", not_judged_part)
+    skipped_pairs = IdSet()
+    n_failed = 0
+    run = Run(store, judge_list, budget=budget, max_in_flight=max_in_flight, progress=progress, total=total)
+    async with run:
+        work = work_items(iter_pairs(pairs, shard, stats := {"rows": 0}), judge_list, seed, order,
+                          on_pair=lambda p: pw.add(pair_row(p)))
+        async with aclosing(run.judge(work)) as stream:
+            async for d in stream:
+                if d.judgment is not None:
+                    jw.add({**d.judgment.row(), "cached": d.judgment.cached, "call_index": d.seq})
+                    n_failed += d.judgment.winner is None
+                for s in d.skipped:
+                    nw.add(s.row())
+                    skipped_pairs.add(s.pair_id, 0)
+        for w in (pw, jw, nw):
+            w.close()
+        made, cached, path = run.engine.calls_made, run.engine.calls_cached, run.store.path
+    if not stats["rows"]:
+        raise InputError("no pairs given")
+    aggregator = _guarded(jury.aggregate_table, agg_name, after=_calls_kept(jw.count, path))
+    outcome_info = aggregate_parts(folder, jury, aggregator)
+    meta: dict[str, Any] = {
+        "judges": [judge_meta(j) for j in judge_list], "order": order, "seed": seed, "aggregate": agg_name,
+        "n_pairs": pw.count, "n_calls_made": made, "n_calls_cached": cached, "store": str(path) if path else None,
+        **extra, "out": str(folder), "n_judgments": jw.count, "n_failed": n_failed,
+        "outcomes": outcome_info,
+    }
+    if budget is not None:
+        meta["budget"] = {**budget.summary(), "n_calls_not_made": nw.count, "n_pairs_not_judged": len(skipped_pairs)}
+    write_meta(folder, meta)
+    return FolderRankResult(folder, meta)
 
 
 def rank_pairs(
@@ -211,21 +283,163 @@ def rank_pairs(
     store: StoreInput = None,
     aggregate: Aggregate | None = None,
     progress: bool | None = None,
+    out: str | Path | None = None,
+    max_cost_usd: MaxCost | None = None,
+    max_calls: MaxCalls | None = None,
+    shard: tuple[int, int] | None = None,
+    max_in_flight: int | None = None,
 ) -> RankResult:
     """Judge ``pairs`` with ``judges`` and return a :class:`RankResult`.
 
-    ``pairs``: list of dicts, DataFrame or Dataset with prompt, response_a, response_b (optional id,
-    system, model_a, model_b, human). ``judges``: a Judge, a list of Judges or a Jury; a list is
-    aggregated exactly as ``Jury(judges, aggregate=aggregate)``. ``order``: ``"random"`` (seeded per
-    pair and judge, recorded), ``"both"`` or ``"fixed"``. ``store``: SQLite path that makes reruns
-    resume without repeating finished calls (``None``: in memory). ``aggregate``: a rule name
-    (``"majority"``, the default: one vote per judge, then the majority over judges;
-    ``"call_majority"``: every call one vote; ``"mean"``, ``"weighted"``, ``"dawid_skene"``) or a
-    function judgments -> outcomes, checked on a synthetic table before the first call (not with a
-    Jury, which has its own rule: ConfigError). See docs/juries.md.
+    ``pairs``: rows with prompt, response_a, response_b (optional id, system, model_a, model_b,
+    human): a list of dicts or any iterable of them (a generator too), a DataFrame, a
+    ``datasets.Dataset``/``IterableDataset``, or a ``.jsonl``/``.parquet`` path (read lazily).
+    ``judges``: a Judge, a list of Judges or a Jury; a list is aggregated exactly as
+    ``Jury(judges, aggregate=aggregate)``. ``order``: ``"random"`` (seeded per pair and judge,
+    recorded), ``"both"`` or ``"fixed"``. ``store``: SQLite path that makes reruns resume without
+    repeating finished calls (``None``: in memory). ``aggregate``: a rule name (``"majority"``, the
+    default: one vote per judge, then the majority over judges; ``"call_majority"``: every call one
+    vote; ``"mean"``, ``"weighted"``, ``"dawid_skene"``) or a function judgments -> outcomes, checked
+    on a synthetic table before the first call (not with a Jury, which has its own rule:
+    ConfigError). See docs/juries.md.
+
+    Scale (docs/scaling.md): calls stream through a window of ``max_in_flight`` (default four times
+    the judges' total ``max_concurrency``). ``out``: a folder; the judgments are written there as
+    parquet parts while the run goes (``judgments-00000.parquet``...), with the pairs, the outcomes
+    and meta.json, and the result reads them when first accessed, so memory stays flat in the number
+    of pairs (without ``out`` every pair is checked before the first call and the result is in memory).
+    ``max_cost_usd``/``max_calls``: a limit for the run, or a mapping judge name -> limit; the run
+    makes no call that would cross it (cost estimated before each call), stores every finished
+    call, and lists what it did not make in ``result.not_judged``; a rerun with a higher limit makes
+    only the missing calls. ``shard=(i, n)``: judge only the pairs whose id hashes to ``i`` of ``n``
+    (the same requests as the unsharded run; merge the stores afterwards).
     """
     return run_sync(arank_pairs(pairs, judges, order=order, seed=seed, store=store, aggregate=aggregate,
-                                progress=progress))
+                                progress=progress, out=out, max_cost_usd=max_cost_usd, max_calls=max_calls,
+                                shard=shard, max_in_flight=max_in_flight))
+
+
+async def aiter_judgments(
+    pairs: PairsInput,
+    judges: JudgesInput,
+    *,
+    order: OrderPolicy = "random",
+    seed: int = 0,
+    store: StoreInput = None,
+    progress: bool | None = None,
+    max_cost_usd: MaxCost | None = None,
+    max_calls: MaxCalls | None = None,
+    shard: tuple[int, int] | None = None,
+    max_in_flight: int | None = None,
+) -> AsyncGenerator[Judgment, None]:
+    """Async :func:`iter_judgments`."""
+    _check_order(order)
+    part = parse_shard(shard)
+    check_window(max_in_flight)
+    judge_list, _ = resolve_judges(judges)
+    for j in judge_list:
+        j.preflight()
+    budget = Budget.for_judges(judge_list, max_cost_usd, max_calls)
+    n_rows = known_length(pairs)
+    total = None if n_rows is None else n_rows * calls_per_pair(judge_list, order) // (part[1] if part else 1)
+    skipped = 0
+    async with Run(store, judge_list, budget=budget, max_in_flight=max_in_flight, progress=progress, total=total) as run:
+        async with aclosing(run.judge(work_items(iter_pairs(pairs, part), judge_list, seed, order))) as stream:
+            async for d in stream:
+                skipped += len(d.skipped)
+                if d.judgment is not None:
+                    yield d.judgment
+        if skipped:
+            log.warning("%d call(s) were not made (%s); a rerun with a higher limit and the same store makes only those",
+                        skipped, run.stopped_reason())
+
+
+def iter_judgments(
+    pairs: PairsInput,
+    judges: JudgesInput,
+    *,
+    order: OrderPolicy = "random",
+    seed: int = 0,
+    store: StoreInput = None,
+    progress: bool | None = None,
+    max_cost_usd: MaxCost | None = None,
+    max_calls: MaxCalls | None = None,
+    shard: tuple[int, int] | None = None,
+    max_in_flight: int | None = None,
+) -> Iterator[Judgment]:
+    """Judge ``pairs`` and yield each :class:`~prefjudge.types.Judgment` as soon as it is finished
+    (not in input order; ``Judgment.pair_id``, ``judge`` and ``order`` say which call it is).
+
+    The arguments are those of :func:`rank_pairs` (no aggregation: outcomes need every judgment).
+    Rows are read and checked lazily, calls go through a bounded window and every finished call is
+    stored, so memory stays flat and a stopped iteration loses nothing that finished. Calls a
+    budget refuses are not yielded (a warning counts them). The calls run on an event loop in a
+    background thread; leaving the loop early cancels the calls in flight.
+    """
+    import queue
+    import threading
+
+    agen = aiter_judgments(pairs, judges, order=order, seed=seed, store=store, progress=progress,
+                           max_cost_usd=max_cost_usd, max_calls=max_calls, shard=shard, max_in_flight=max_in_flight)
+    items: queue.Queue = queue.Queue(maxsize=1024)
+    stop = threading.Event()
+    finished = object()
+    loop = asyncio.new_event_loop()
+    task: list[asyncio.Task] = []
+
+    async def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                items.put_nowait(item)
+                return True
+            except queue.Full:
+                await asyncio.sleep(0.005)
+        return False
+
+    async def produce() -> None:
+        try:
+            async for judgment in agen:
+                if not await put(judgment):
+                    return
+        except Exception as exc:  # handed to the consumer, which raises it
+            await put(_Raised(exc))
+        finally:
+            await agen.aclose()
+            await put(finished)
+
+    def thread() -> None:
+        asyncio.set_event_loop(loop)
+        task.append(loop.create_task(produce()))
+        try:
+            loop.run_until_complete(task[0])
+        except asyncio.CancelledError:
+            pass
+        finally:
+            loop.close()
+
+    worker = threading.Thread(target=thread, name="prefjudge-iter-judgments", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = items.get()
+            if item is finished:
+                return
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        if task and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(task[0].cancel)
+            except RuntimeError:  # the loop closed in between
+                pass
+        worker.join()
+
+
+class _Raised:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
 
 
 def judge_meta(judge: Judge) -> dict:
@@ -238,7 +452,8 @@ def judge_meta(judge: Judge) -> dict:
             "temperature": judge.temperature, "base_url": redact_url(judge.base_url)}
 
 
-def build_result(plist: list[Pair], judgments: list[Judgment], aggregator: Callable, meta: dict) -> RankResult:
+def build_result(plist: list[Pair], judgments: list[Judgment], aggregator: Callable, meta: dict,
+                 not_judged: Any = None) -> RankResult:
     import pandas as pd
 
     from prefjudge.judgments import judgments_frame
@@ -247,13 +462,8 @@ def build_result(plist: list[Pair], judgments: list[Judgment], aggregator: Calla
     if judgments:
         table["cached"] = [j.cached for j in judgments]
     pairs_df = pd.DataFrame([_pair_row(p) for p in plist])
-    outcomes = aggregator(table) if len(table) else pd.DataFrame(columns=["winner", "p_a", "n_verdicts", "n_failed", "consistent", "reason"])
-    return RankResult(pairs=pairs_df, judgments=table, outcomes=outcomes, meta=meta)
+    outcomes = aggregator(table) if len(table) else pd.DataFrame(columns=list(OUTCOME_COLUMNS))
+    return RankResult(pairs=pairs_df, judgments=table, outcomes=outcomes, meta=meta, not_judged=not_judged)
 
 
-def _pair_row(p: Pair) -> dict:
-    row = {"id": p.id, "prompt": p.prompt if isinstance(p.prompt, str) else [m.model_dump() for m in p.prompt],
-           "response_a": p.response_a, "response_b": p.response_b, "system": p.system,
-           "model_a": p.model_a, "model_b": p.model_b, "human": p.human, "identical": p.identical}
-    row.update(p.meta)
-    return row
+_pair_row = pair_row

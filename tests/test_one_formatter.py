@@ -86,12 +86,17 @@ def test_curation_export_and_training_give_the_same_text(tmp_path, tokenizers, n
 
 @pytest.mark.parametrize("name", NAMED)
 def test_a_plain_export_trained_with_a_template_keeps_its_system_prompt(tmp_path, name):
-    folder = _exported(tmp_path, [ROW])  # standard, no template: system in its own column
+    # standard, no template: the system prompt is folded into the prompt text (TRL reads no system column)
+    folder = _exported(tmp_path, [ROW])
     rows = D.read_rows(DataConfig(path=str(folder)))
-    assert rows[0]["system"] == "Be brief."
+    assert rows[0]["prompt"] == "Be brief.\n\n2+2?" and "system" not in rows[0]
     (trained,) = D.format_rows(D.map_rows(rows, "preference").turns, "standard", template=name)
+    assert trained["prompt"].count("Be brief.") == 1
+    # to keep it a system message for a template applied at training time, export conversational
+    (conv,) = D.format_rows(D.map_rows(D.read_rows(DataConfig(path=str(_exported(tmp_path / "conv", [ROW], format="conversational")))),
+                                       "preference").turns, "standard", template=name)
     (direct,) = _read_back(_exported(tmp_path / "direct", [ROW], chat_template=name))
-    assert trained["prompt"] == direct["prompt"]
+    assert conv["prompt"] == direct["prompt"]
 
 
 def test_conversational_rows_are_the_same_for_curation_and_training(tmp_path):
@@ -127,7 +132,7 @@ def test_a_system_prompt_is_kept_in_every_format(system, fmt, template):
 def test_the_plain_standard_format_keeps_a_system_message_of_the_prompt():
     """It used to drop it: the prompt text leaves system messages out and no system column was written."""
     ps = pc.to_preferences([{"prompt": INNER, "chosen": "Hello.", "rejected": "Go."}])
-    assert ps[0]["prompt"] == "Hi" and ps[0]["system"] == "INNER-SYSTEM"
+    assert ps[0]["prompt"] == "INNER-SYSTEM\n\nHi" and "system" not in ps.column_names  # folded: TRL drops a system column
     turns = D.map_rows([{"prompt": INNER, "chosen": "Hello.", "rejected": "Go."}], "preference").turns
     assert D.format_rows(turns, "standard") == [{"prompt": "Hi", "chosen": "Hello.", "rejected": "Go.",
                                                  "system": "INNER-SYSTEM"}]
@@ -137,7 +142,7 @@ def test_the_plain_standard_format_keeps_a_system_message_of_the_prompt():
 def test_an_empty_system_prompt_is_no_system_prompt(empty):
     rows = [dict(ROW, system=empty), dict(ROW, prompt="3+3?", system="Be kind.")]
     plain = pc.to_preferences(rows).dataset
-    assert plain["system"] == [None, "Be kind."]  # the column is there because one row has a system prompt
+    assert plain["prompt"] == ["2+2?", "Be kind.\n\n3+3?"] and "system" not in plain.column_names  # folded
     assert "system" not in pc.to_preferences(rows[:1]).column_names
     conv = pc.to_preferences(rows[:1], format="conversational")[0]
     assert conv["prompt"] == [{"role": "user", "content": "2+2?"}]
@@ -191,9 +196,11 @@ ONE_DEFINITION = {
 #: Copies that used to exist (name -> where): now aliases of the one implementation, or gone.
 GONE = {"template_renderer": "train/data.py", "_render": "train/generation.py", "_jinja_renderer": "formatting/trl.py",
         "_common_prefix": "formatting/trl.py", "_prompt": "train/sources.py"}
-#: Where a tokenizer's chat template may be applied: the renderer, and the transformers judge backend
-#: (backends may import only core modules, see tests/test_layers.py; it renders a judge's prompt, not training data).
-APPLY_CHAT_TEMPLATE = {"formatting/chat_templates.py", "backends/transformers_backend.py"}
+#: Where a tokenizer's chat template may be applied: the renderer, and the two local-model backends
+#: (backends may import only core modules, see tests/test_layers.py): the transformers judge renders a
+#: judge's prompt, the reward model the conversation it scores, with the reward model's own template;
+#: neither renders training data.
+APPLY_CHAT_TEMPLATE = {"formatting/chat_templates.py", "backends/transformers_backend.py", "backends/reward.py"}
 
 
 def _functions() -> dict[str, list[str]]:

@@ -63,3 +63,21 @@ device: cpu
                               "--dtype", "float32"])
     assert res.exit_code == 0, res.output
     assert "max |logit diff|" in res.output and (tmp_path / "m" / "model.safetensors").exists()
+
+
+def test_memory_command_takes_dimensions(tmp_path):
+    cfg = tmp_path / "m.yaml"
+    cfg.write_text("model: {name_or_path: someone/unknown-9b}\ndata: {hub_id: x}\n")
+    res = runner.invoke(app, ["memory", str(cfg)])
+    assert res.exit_code == 2 and "--hidden-size" in res.output
+    res = runner.invoke(app, ["memory", str(cfg), "--hidden-size", "3584", "--layers", "42", "--heads", "16",
+                              "--kv-heads", "8", "--head-dim", "256", "--vocab-size", "256000", "--tied",
+                              "--params", "9.24B"])
+    assert res.exit_code == 0, res.output
+    assert "9.24B parameters (command line" in res.output and "total" in res.output
+    gemma = tmp_path / "g.yaml"
+    gemma.write_text("model: {name_or_path: google/gemma-2-9b-it}\ndata: {hub_id: x}\n")
+    res = runner.invoke(app, ["memory", str(gemma)])
+    assert res.exit_code == 0 and "gemma-2-9b: 9.24B parameters" in res.output and "could not be read" in res.output
+    res = runner.invoke(app, ["memory", str(gemma), "--layers", "21"])
+    assert res.exit_code == 0 and "gemma-2-9b: 5.08B parameters (command line over" in res.output

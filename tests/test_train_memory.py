@@ -104,3 +104,69 @@ def test_cpu_mode_has_no_cuda_context():
     assert cpu.components_gb["overhead"] == pytest.approx(0.10 * subtotal(cpu), abs=0.002)
     assert gpu.components_gb["overhead"] == pytest.approx(0.10 * subtotal(gpu) + 0.5, abs=0.002)
     assert cpu.components_gb["activations"] == pytest.approx(2 * gpu.components_gb["activations"], rel=0.01)
+
+
+GEMMA_2_9B = {"architectures": ["Gemma2ForCausalLM"], "hidden_size": 3584, "intermediate_size": 14336,
+              "num_hidden_layers": 42, "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 256,
+              "vocab_size": 256000, "tie_word_embeddings": True}
+
+
+def test_gemma_resolves_offline_from_the_table_saying_why():
+    dims = dims_for("google/gemma-2-9b-it")  # HF_HUB_OFFLINE: the Hub is not read
+    assert dims.name == "gemma-2-9b" and dims.n_params / 1e9 == pytest.approx(9.24, abs=0.01)
+    assert "table" in dims.source and "could not be read" in dims.source
+    e = estimate_memory(config_from_dict(deep_merge(BASE, {"model": {"name_or_path": "google/gemma-2-9b-it"}})))
+    assert e.n_params == dims.n_params and any("could not be read" in a for a in e.assumptions)
+
+
+def test_a_local_config_json_is_read(tmp_path):
+    import json
+
+    (tmp_path / "config.json").write_text(json.dumps(GEMMA_2_9B))
+    dims = dims_for(str(tmp_path))
+    assert dims.q_dim == 16 * 256 and dims.kv_dim == 8 * 256 and dims.source == f"config.json at {tmp_path / 'config.json'}"
+    assert dims.n_params == KNOWN["gemma-2-9b"].n_params
+
+
+def test_the_hub_config_is_used_when_it_can_be_read(monkeypatch):
+    from prefjudge.train import architectures
+
+    seen = []
+
+    def fake_hub(repo_id):
+        seen.append(repo_id)
+        return {**GEMMA_2_9B, "num_hidden_layers": 10}
+
+    monkeypatch.setattr(architectures, "hub_config", fake_hub)
+    dims = dims_for("someone/new-model")
+    assert seen == ["someone/new-model"] and dims.num_layers == 10 and "from the Hub" in dims.source
+    with pytest.raises(ConfigError, match="unknown model"):
+        dims_for("someone/new-model", hub=False)
+    monkeypatch.setattr(architectures, "hub_config", lambda repo_id: (_ for _ in ()).throw(OSError("gated repo")))
+    fallback = dims_for("mistralai/Mistral-7B-v0.1")
+    assert fallback.name == "mistral-7b" and "OSError: gated repo" in fallback.source
+    with pytest.raises(ConfigError, match=r"someone/mystery.*gated repo.*--hidden-size"):
+        dims_for("someone/mystery")
+
+
+def test_dimensions_by_hand():
+    from prefjudge.train.architectures import dims_with_overrides
+
+    d = dims_with_overrides(None, "x/y", hidden_size=4096, num_layers=32, params=KNOWN["mistral-7b"].n_params,
+                            num_kv_heads=8)
+    assert d.intermediate_size == 14336 and "solved from" in d.source and "vocab 32000" in d.source
+    over = dims_with_overrides(KNOWN["mistral-7b"], "m", num_layers=16)
+    assert over.num_layers == 16 and over.hidden_size == 4096 and over.source.startswith("command line over")
+    with pytest.raises(ConfigError, match="--intermediate-size or --params"):
+        dims_with_overrides(None, "x/y", hidden_size=4096, num_layers=32)
+    with pytest.raises(ConfigError, match="give --hidden-size"):
+        dims_with_overrides(None, "x/y", num_layers=32, params=1e9)
+    with pytest.raises(ConfigError, match="smaller than"):
+        dims_with_overrides(None, "x/y", hidden_size=4096, num_layers=32, params=1e6)
+
+
+def test_reference_free_trainers_have_no_reference_pass():
+    orpo = est(trainer="orpo")
+    assert orpo.components_gb["reference_model"] == 0
+    assert any("reference-free" in a for a in orpo.assumptions)
+    assert any("adapter disabled" in a for a in est().assumptions)

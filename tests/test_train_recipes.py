@@ -79,6 +79,19 @@ def test_neuralhermes_smoke(neuralhermes):
     assert run["config"]["steps"][1]["adapters"] == [run["adapter_path"]]
     assert run["wall_seconds"] > 0 and run["peak_memory_mb"] > 0
     assert any("paged_adamw_32bit" in n for n in run["notes"])
+    train = run["train"]  # what the run ran on, and on which data
+    env = train["environment"]
+    assert env["libraries"]["trl"] and env["libraries"]["torch"] and env["prefjudge"]["version"]
+    assert env["hardware"]["cpu_count"] >= 1 and "gpus" in env["hardware"]
+    assert len(train["data_fingerprint"]["train_sha256"]) == 64 and train["data_fingerprint"]["n_train"] > 0
+    assert all("logps/chosen" in e and "logps/rejected" in e for e in train["history"])
+    assert "- dpo\n" in Path(run["adapter_path"], "README.md").read_text()  # model cards
+    assert "## Adapter 1" in Path(run["merged_path"], "README.md").read_text()
+    # the QLoRA merge gap: the fp16/fp32 merge is exact, but not the 4-bit model that was trained
+    gap = run["merge"]["trained_gap"]
+    assert run["merge"]["argmax_disagreement"] == 0.0 and gap["max_abs_logit_diff"] > run["merge"]["max_abs_logit_diff"]
+    assert 0.0 <= gap["argmax_disagreement"] <= 1.0 and "4-bit" in gap["reference"]
+    assert run["lengths"]["dpo"]["mode"] == "truncate" and run["train"]["lengths"] == run["lengths"]["dpo"]
 
 
 @pytest.mark.slow
@@ -97,6 +110,9 @@ def test_neuralhermes_eval_shows_the_learned_preference(neuralhermes):
     else:
         assert lc["value"] is not None and 0.0 <= lc["value"] <= 1.0, (lc, saved["answers"])
     assert len(saved["answers"]) == 12 and saved["answers"][0]["trained"] != saved["answers"][0]["base"]
+    assert saved["inference"]["device"] == "cpu" and saved["inference"]["dtype"] == "float32"
+    card = Path(read_run(neuralhermes)["merged_path"], "README.md").read_text()  # the result is in the card
+    assert "| win rate |" in card and "SIMULATED" in card.split("## ")[0]
 
 
 @pytest.mark.slow
@@ -125,6 +141,9 @@ def test_tinyllama_smoke_chains_sft_and_dpo(tmp_path):
     assert_learned(run["train"])
     final = run["steps"]["merged"]
     assert len(final["adapters"]) == 2 and final["max_abs_logit_diff"] <= final["tolerance"]
+    # as the seed: SFT merged into the dequantized 4-bit weights, which the DPO step quantizes again
+    sft_merged = run["steps"]["sft_merged"]
+    assert sft_merged["dequantized"] and sft_merged["trained_gap"]["max_abs_logit_diff"] < 1e-3
 
 
 @pytest.mark.slow
@@ -143,6 +162,9 @@ def test_qwen_smoke_conversational(tmp_path):
     run = run_recipe(RECIPES / "qwen25_stack_exchange.yaml", profile="smoke", out=tmp_path, echo=lambda _: None)
     assert_learned(run["train"])
     assert run["train"]["rows"]["eval"] == 2 and run["merge"]["max_abs_logit_diff"] < 1e-4
+    notes = " ".join(run["train"]["notes"])  # the seed's settings: carried, or said not to be
+    assert "dpo.draw_threshold=0.25" in notes and "not applied" in notes
+    assert "model.bos_token_id=0 applied" in notes  # the tiny model defines none
 
 
 def test_failed_run_still_writes_run_json(tmp_path):

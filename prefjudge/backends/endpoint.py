@@ -147,11 +147,15 @@ class Endpoint(EndpointSettings):
         return None
 
     def preflight(self) -> None:
-        """Fail before the first call: an unknown backend, an ``api_key_env`` variable that is not set."""
+        """Fail before the first call: an unknown backend, an ``api_key_env`` variable that is not set,
+        and what the backend class checks itself (its ``preflight(endpoint)``, e.g. a local model that
+        cannot be loaded)."""
         from prefjudge.backends import backend_class
 
-        backend_class(self.backend)
+        check = getattr(backend_class(self.backend), "preflight", None)
         self.resolved_api_key()
+        if callable(check):
+            check(self)
 
     def where(self) -> str | None:
         """Where the calls go, without credentials: ``base_url``, or for the openai backend the

@@ -18,7 +18,7 @@ from typing import Any, Optional
 import typer
 
 from prefjudge.cli import app
-from prefjudge.cli.common import fail
+from prefjudge.cli.common import user_errors
 
 RECIPE = "curate_judge_train.yaml"
 BANNER = (
@@ -62,15 +62,12 @@ def quickstart_command(
     judges_file: Optional[Path] = typer.Option(None, help="YAML list of real judges (else PREFJUDGE_JUDGES, else simulated)."),
 ) -> None:
     """Curate a preference set with a jury, audit it, train on it (QLoRA DPO), merge and evaluate."""
-    from prefjudge.errors import PrefjudgeError
     from prefjudge.recipes.paths import output_dir
 
     recipe = recipe_path()
-    try:
+    with user_errors():
         judges = judges_source(judges_file)
         out = output_dir(out) if out is not None else default_out()
-    except PrefjudgeError as exc:
-        raise fail(exc) from exc
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything is built locally: never wait on the Hub
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     typer.echo(f"prefjudge quickstart: the smoke run of {recipe}\n"
@@ -80,10 +77,8 @@ def quickstart_command(
     else:
         typer.echo(f"judges from {judges} (curate and eval steps); the candidates still come from the "
                    "simulated writers")
-    try:
+    with user_errors():
         run = _run(recipe, out, judges)
-    except Exception as exc:
-        raise fail(exc) from exc
     print_summary(run)
 
 
@@ -129,6 +124,32 @@ def curation_lines(c: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _limits(run: dict[str, Any]) -> dict[str, Any]:
+    """The last training step's ``dpo`` (or ``sft``) settings in the run's config (max_length...)."""
+    steps = (run.get("config") or {}).get("steps") or []
+    for step in reversed(steps):
+        for key in ("dpo", "sft"):
+            if isinstance(step, dict) and isinstance(step.get(key), dict):
+                return step[key]
+    return {}
+
+
+def training_rows(rows: dict[str, Any], run: dict[str, Any]) -> str:
+    """``41 training pairs of the 42 read: 1 dropped as longer than ...``: where the rows that
+    reached the training step went (the export's count and the trainer's differ by exactly these)."""
+    limits = _limits(run)
+    why = {"filtered": "removed by the loader's filters",
+           "too_long": (f"dropped as longer than max_length={limits.get('max_length')} tokens or with a prompt over "
+                        f"max_prompt_length={limits.get('max_prompt_length')}"),
+           "eval": "held out for evaluation"}
+    gone = [f"{n} {why.get(k, k.replace('_', ' '))}" for k, n in rows.items()
+            if k not in ("read", "train") and isinstance(n, int) and n]
+    head = f"{rows.get('train')} training pairs"
+    if rows.get("read") is None:
+        return head
+    return f"{head} of the {rows['read']} read" + (f": {'; '.join(gone)}" if gone else "")
+
+
 def training_lines(run: dict[str, Any]) -> list[str]:
     train, lines = run.get("train") or {}, []
     h = train.get("history") or []
@@ -139,7 +160,7 @@ def training_lines(run: dict[str, Any]) -> list[str]:
             return (f"step {int(e['step'])}: loss {e.get('loss', float('nan')):.3f}, margins "
                     f"{e.get('rewards/margins', float('nan')):.3f}, accuracies {e.get('rewards/accuracies', float('nan')):.2f}")
 
-        lines += [f"DPO ({train['runtime'].get('quantization')} LoRA, {train['rows'].get('train')} training pairs)",
+        lines += [f"DPO ({train['runtime'].get('quantization')} LoRA, {training_rows(train['rows'], run)})",
                   f"  {at(first)}  ->  {at(last)}"]
     m = run.get("merge") or {}
     if m.get("max_abs_logit_diff") is not None:
@@ -172,7 +193,11 @@ def artefacts(run: dict[str, Any]) -> list[tuple[str, str]]:
 
 def print_summary(run: dict[str, Any]) -> None:
     """The headline numbers and the artefact paths."""
+    from prefjudge.simulated import headline
+
     lines = [""]
+    if run.get("simulated"):
+        lines.append(f"{headline(run['simulated'])} The numbers below show the pipeline at work, not real models.")
     if run.get("curate"):
         lines += curation_lines(run["curate"])
     lines += training_lines(run)

@@ -1,7 +1,10 @@
 """Dataset card: README.md with YAML metadata (huggingface_hub's DatasetCard / DatasetCardData).
 
-Sections: what the data is, how it was built (generators, judges with template hashes, order mode,
-seed, curation settings), the audit summary table (``AuditReport.to_markdown()`` when given), the
+Sections: what the data is (opening with a SIMULATED banner when simulated judges or generators
+made it, :mod:`prefjudge.simulated`), how it was built (generators and generation settings, judges
+with template hashes, order mode, seed, chat template, where the system prompts went,
+decontamination benchmarks, curation settings), the audit summary (``AuditReport.to_markdown()``
+when given, its headings moved two levels down so that its sections nest under the card's), the
 filters and the rows each removed, the columns, and how to load it.
 """
 
@@ -44,34 +47,56 @@ def size_category(n: int) -> str:
     return "10M<n<100M"
 
 
+def run_marker(prefs: Any, audit: Any = None) -> dict[str, Any] | None:
+    """The SIMULATED mark of the data (its provenance) and of the audit, merged (None: nothing simulated)."""
+    from prefjudge.simulated import KEY, from_description, from_meta, merge
+
+    prov = getattr(prefs, "provenance", None) or {}
+    data = audit.to_dict() if audit is not None and hasattr(audit, "to_dict") else {}
+    info = getattr(getattr(prefs, "dataset", prefs), "info", None)  # a bare Dataset from to_preferences
+    return merge(from_meta(prov), data.get(KEY) if isinstance(data, dict) else None,
+                 from_description(getattr(info, "description", None)))
+
+
 def build_card(prefs: Any, *, audit: Any = None, pretty_name: str | None = None, license: str = "other",
-               data_files: list[dict[str, str]] | None = None, config_file: str | None = None) -> DatasetCard:
-    """A :class:`huggingface_hub.DatasetCard` for a PreferenceSet (or a plain Dataset)."""
+               data_files: list[dict[str, Any]] | None = None, config_file: str | None = None,
+               config_name: str = "default", config: Any = None) -> DatasetCard:
+    """A :class:`huggingface_hub.DatasetCard` for a PreferenceSet (or a plain Dataset).
+
+    ``config``: the run's configuration (model, dict or YAML path), read for the generation
+    settings when the provenance has none."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     ds = getattr(prefs, "dataset", prefs)
     files = data_files or [{"split": "train", "path": "data/train-*"}]
+    sim = run_marker(prefs, audit)
     data = DatasetCardData(
         license=license, task_categories=["text-generation"], size_categories=[size_category(len(ds))],
         pretty_name=pretty_name or "Preference pairs built with prefjudge", language=None,
-        tags=["dpo", "preference", "prefjudge", "llm-as-judge"],
-        configs=[{"config_name": "default", "data_files": files}],
+        tags=["dpo", "preference", "prefjudge", "llm-as-judge", *(["simulated"] if sim else [])],
+        configs=[{"config_name": config_name, "data_files": files}],
     )
-    body = card_body(prefs, audit=audit, title=data.pretty_name, config_file=config_file)
+    body = card_body(prefs, audit=audit, title=data.pretty_name, config_file=config_file, config=config)
     return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
 
 
-def card_body(prefs: Any, *, audit: Any = None, title: str = "Preference pairs", config_file: str | None = None) -> str:
+def card_body(prefs: Any, *, audit: Any = None, title: str = "Preference pairs", config_file: str | None = None,
+              config: Any = None) -> str:
     """The Markdown body of the card (everything under the YAML header)."""
+    from prefjudge.simulated import headline
+
     ds = getattr(prefs, "dataset", prefs)
     report = getattr(prefs, "report", None)
     prov = dict(getattr(prefs, "provenance", {}) or {})
     fmt = "conversational" if ds.column_names and _is_chat(ds) else "standard"
+    sim = run_marker(prefs, audit)
+    banner = [f"> **{headline(sim)}** These pairs show how prefjudge works; they are not preference data "
+              "about real models. Do not train a model you mean to use on them.\n"] if sim else []
     parts = [
-        f"# {title}\n",
+        f"# {title}\n", *banner,
         f"{len(ds)} preference pairs for DPO in TRL's {fmt} format (`prompt`, `chosen`, `rejected`), "
         "built and curated with prefjudge.\n",
-        "## How the data was built\n", _provenance(ds, prov, config_file),
+        "## How the data was built\n", _provenance(ds, prov, config_file, report, _config_dict(config)),
         "## Audit summary\n", _audit(audit),
         "## Filters and rows removed\n",
         report.to_markdown() + "\n" if report is not None and report.steps else "No curation steps were recorded.\n",
@@ -86,22 +111,60 @@ def _is_chat(ds: Any) -> bool:
     return len(ds) > 0 and isinstance(ds[0]["prompt"], list)
 
 
-def _provenance(ds: Any, prov: dict[str, Any], config_file: str | None) -> str:
+def _config_dict(config: Any) -> dict[str, Any]:
+    """The run's configuration as a dict (empty when absent or unreadable: the card then says "not recorded")."""
+    from pathlib import Path
+
+    if config is None:
+        return {}
+    if hasattr(config, "model_dump"):
+        return config.model_dump(mode="json", exclude_none=True)
+    if isinstance(config, dict):
+        return config
+    if isinstance(config, (str, Path)) and Path(config).is_file():
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(Path(config).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
+    return {}
+
+
+def _provenance(ds: Any, prov: dict[str, Any], config_file: str | None, report: Any = None,
+                config: dict[str, Any] | None = None) -> str:
+    from prefjudge.simulated import from_description, from_meta, merge
+
     lines = []
+    sim = merge(from_meta(prov), from_description(getattr(getattr(ds, "info", None), "description", None))) or {}
     gens = sorted({m for c in ("model_chosen", "model_rejected") if c in ds.column_names for m in ds[c] if m})
     gens = gens or [g.get("name", str(g)) if isinstance(g, dict) else str(g) for g in prov.get("generators", [])]
-    lines.append(f"- Generators: {', '.join(f'`{g}`' for g in gens) if gens else 'not recorded'}")
+    sim_gens = set(sim.get("generators") or ())
+    lines.append(f"- Generators: {', '.join(_named(g, sim_gens) for g in gens) if gens else 'not recorded'}")
+    lines.append(f"- Generation: {_generation(prov, config or {})}")
     judges = prov.get("judges") or []
+    sim_judges = set(sim.get("judges") or ())
     if judges:
         lines.append("- Judges:")
-        lines += [f"  - {_judge_line(j)}" for j in judges]
+        lines += [f"  - {_judge_line(j, sim_judges)}" for j in judges]
     else:
-        lines.append("- Judges: none recorded (labels came with the source data)")
+        named = sorted({str(n) for v in (ds["judges"] if "judges" in ds.column_names else []) for n in (v or [])})
+        if named:
+            lines.append(f"- Judges: {', '.join(_named(n, sim_judges) for n in named)} (names from the rows' `judges` "
+                         "column; their models, templates and settings were not recorded with this data)")
+        else:
+            lines.append("- Judges: none recorded (labels came with the source data)")
     for key, label in (("order", "Order mode"), ("seed", "Seed"), ("aggregate", "Aggregation"), ("strategy", "Ranking strategy"),
                        ("source", "Source")):
         if prov.get(key) is not None:
             lines.append(f"- {label}: `{prov[key]}`")
     settings = {k: v for k, v in (prov.get("curation") or {}).items() if v is not None}
+    lines.append(f"- Chat template: {_code_or_text(settings.pop('chat_template', None), 'not recorded')}")
+    system = settings.pop("system_prompt", None)
+    if system:
+        lines.append(f"- System prompts: {system}")
+    lines.append(f"- Decontamination: {_decontamination(settings.pop('decontaminate', None), report)}")
     if settings:
         lines.append("- Curation settings: " + ", ".join(f"`{k}={v}`" for k, v in settings.items()))
     if config_file:
@@ -109,26 +172,84 @@ def _provenance(ds: Any, prov: dict[str, Any], config_file: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _judge_line(j: Any) -> str:
+def _named(name: str, simulated: set[str]) -> str:
+    return f"`{name}`" + (" (SIMULATED)" if name in simulated else "")
+
+
+def _code_or_text(value: Any, missing: str) -> str:
+    if value is None:
+        return missing
+    text = str(value)
+    return text if text.startswith(("none", "the chat template", "Jinja")) else f"`{text}`"
+
+
+def _generation(prov: dict[str, Any], config: dict[str, Any]) -> str:
+    """n, temperatures, max tokens, system prompt and seed of candidate generation (provenance first, then the config)."""
+    gen = prov.get("generation")
+    if not isinstance(gen, dict):
+        gen = config.get("generate") if isinstance(config.get("generate"), dict) and config.get("generators") else None
+    if not gen:
+        return "not recorded (the pairs or candidates came from elsewhere)"
+    labels = (("n", "samples per prompt and generator"), ("temperature", "temperature"), ("max_tokens", "max tokens"),
+              ("seed", "seed"), ("system", "system prompt"))
+    return ", ".join(f"{label} `{gen[k]}`" for k, label in labels if gen.get(k) is not None) or "default settings"
+
+
+def _decontamination(spec: Any, report: Any) -> str:
+    if not isinstance(spec, dict):
+        return "none"
+    step = next((s for s in getattr(report, "steps", []) if s.step == "decontaminate"), None)
+    k = step.details.get("benchmark_texts") if step is not None else None
+    texts = f", {k} text{'' if k == 1 else 's'}" if k else ""
+    removed = f"; {step.removed} rows removed" if step is not None else ""
+    bench = ", ".join(f"`{b}`" for b in spec.get("benchmarks") or [])
+    fields = ", ".join(f"`{f}`" for f in spec.get("fields") or [])
+    return f"against {bench}{texts} ({spec.get('n')}-word n-grams in {fields}){removed}"
+
+
+def _judge_line(j: Any, simulated: set[str] | None = None) -> str:
     if not isinstance(j, dict):
-        return f"`{j}`"
+        return f"`{j}`" + (" (SIMULATED)" if simulated and str(j) in simulated else "")
     bits = [f"`{j.get('name')}`"]
+    sim = bool(simulated) and (j.get("name") in simulated or j.get("model") in simulated)
+    if sim:
+        bits[0] += " (SIMULATED: prefjudge's simulated judge, not an LLM)"
     if j.get("model") and j.get("model") != j.get("name"):
         bits.append(f"model `{j['model']}`")
     for key in ("backend", "family", "template", "mode", "temperature"):
         if j.get(key) is not None:
-            bits.append(f"{key} `{j[key]}`")
+            bits.append(f"{key} `{j[key]}`" + (" (the simulator's OpenAI-compatible API)" if sim and key == "backend" else ""))
     if j.get("template_sha256"):
         bits.append(f"template sha256 `{j['template_sha256']}`")
     return ", ".join(bits)
 
 
+def demote(markdown: str, levels: int = 2) -> str:
+    """Markdown with every ATX heading moved ``levels`` down (at most ``######``), code blocks untouched:
+    a document pasted under a card's ``##`` section nests there instead of opening sibling sections.
+
+    >>> demote("# Judge audit\\n\\n## Warnings\\n```\\n# code\\n```")
+    '### Judge audit\\n\\n#### Warnings\\n```\\n# code\\n```'
+    """
+    out, fence = [], None
+    for line in markdown.split("\n"):
+        stripped = line.lstrip()
+        if stripped.startswith(("```", "~~~")):
+            mark = stripped[:3]
+            fence = None if fence == mark else (fence or mark)
+        elif fence is None and stripped.startswith("#") and len(line) - len(stripped) < 4:
+            hashes = len(stripped) - len(stripped.lstrip("#"))
+            if hashes <= 6 and (len(stripped) == hashes or stripped[hashes] in " \t"):
+                line = "#" * min(6, hashes + levels) + stripped[hashes:]
+        out.append(line)
+    return "\n".join(out)
+
+
 def _audit(audit: Any) -> str:
     if audit is None:
         return "No audit was attached to this export.\n"
-    if hasattr(audit, "to_markdown"):
-        return audit.to_markdown().strip() + "\n"
-    return str(audit).strip() + "\n"
+    text = audit.to_markdown() if hasattr(audit, "to_markdown") else str(audit)
+    return demote(text.strip()) + "\n"
 
 
 def _columns(names: list[str]) -> str:

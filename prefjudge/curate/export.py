@@ -10,7 +10,10 @@ Layout (``format`` = ``"parquet"``, ``"jsonl"`` or ``"disk"``)::
       prefjudge_config.yaml          the run's configuration, when given
 
 ``load_dataset("out", split="train")`` works for all three formats; the ``disk`` format can also
-be read with ``datasets.load_from_disk("out/data/train")``.
+be read with ``datasets.load_from_disk("out/data/train")``. ``PreferenceSet.save_to_disk(path)`` is
+this export in the ``disk`` format. Every file of a run with simulated judges or generators opens
+with the SIMULATED mark (:mod:`prefjudge.simulated`): a ``simulated`` key first in the JSON files, a
+comment atop the config, a banner atop the card.
 """
 
 from __future__ import annotations
@@ -67,14 +70,12 @@ def check_line(value: Any, field: str) -> Any:
     return value
 
 
-def data_path(format: ExportFormat, split: str = "train") -> str:
+def data_path(format: ExportFormat, split: str = "train", data_dir: str = "data", shard: int = 0, n_shards: int = 1) -> str:
     """Where the data goes, relative to the export folder (before the content hash is added to the name)."""
-    if format == "parquet":
-        return f"data/{split}-00000-of-00001.parquet"
-    if format == "jsonl":
-        return f"data/{split}-00000-of-00001.jsonl"
+    if format in ("parquet", "jsonl"):
+        return f"{data_dir}/{split}-{shard:05d}-of-{n_shards:05d}.{format}"
     if format == "disk":
-        return f"data/{split}"
+        return f"{data_dir}/{split}"
     raise InputError(f"format must be 'parquet', 'jsonl' or 'disk', not {format!r}", field="format")
 
 
@@ -89,21 +90,44 @@ def export(prefs: Any, path: str | Path, *, format: ExportFormat = "parquet", au
     each (they go into the card's header). All are checked before anything is written.
     """
     out = Path(path)
-    rel = data_path(format, check_split(split))
+    data_path(format, check_split(split))
     check_line(pretty_name, "pretty_name")
     check_line(license, "license")
+    check_not_empty(prefs)
+    _prepare(out, overwrite)
+    write_folder(prefs, out, format=format, audit=audit, config=config, split=split, license=license,
+                 pretty_name=pretty_name)
+    return out
+
+
+def check_not_empty(prefs: Any) -> None:
     if len(getattr(prefs, "dataset", prefs)) == 0:
         report = getattr(prefs, "report", None)
         raise InputError("nothing to export: the preference set is empty" + (f"; the curation steps:\n{report}" if report else ""))
-    _prepare(out, overwrite)
-    pattern = write_data(prefs, out / rel, format).relative_to(out).as_posix()
-    files = write_sidecars(prefs, out, audit=audit, config=config)
+
+
+def write_folder(prefs: Any, out: Path, *, format: ExportFormat = "parquet", audit: Any = None, config: Any = None,
+                 split: str = "train", license: str = "other", pretty_name: str | None = None, data_dir: str = "data",
+                 config_name: str = "default", n_shards: int = 1) -> list[str]:
+    """The export's files in ``out`` (arguments checked by the caller): the data under ``data_dir``
+    in ``n_shards`` files, the card (its ``configs`` entry names them), and the
+    curation report, audit and config (at the top for the ``default`` config, else in ``data_dir``
+    beside the data, so that configs pushed to one repo keep their own). Returns the data files,
+    relative to ``out``."""
     from prefjudge.curate.card import build_card
 
+    files = write_data(prefs, out, format, split, data_dir, n_shards)
+    side = out if config_name == "default" else out / data_dir
+    side.mkdir(parents=True, exist_ok=True)
+    written = write_sidecars(prefs, side, audit=audit, config=config)
+    prefix = "" if side == out else f"{data_dir}/"
+    path: str | list[str] = files[0] if len(files) == 1 else files
     card = build_card(prefs, audit=audit, pretty_name=pretty_name, license=license,
-                      data_files=[{"split": split, "path": pattern}], config_file=CONFIG_FILE if CONFIG_FILE in files else None)
+                      data_files=[{"split": split, "path": path}], config_name=config_name,
+                      config_file=prefix + CONFIG_FILE if CONFIG_FILE in written else None,
+                      config=config)
     (out / "README.md").write_text(str(card), encoding="utf-8")
-    return out
+    return files
 
 
 def _prepare(out: Path, overwrite: bool) -> None:
@@ -119,19 +143,50 @@ def _prepare(out: Path, overwrite: bool) -> None:
     (out / "data").mkdir(parents=True, exist_ok=True)
 
 
-def write_data(prefs: Any, target: Path, format: ExportFormat) -> Path:
-    """Write the rows; return the data file (its name carries a content hash, see :func:`_stamp`)."""
+def write_data(prefs: Any, out: Path, format: ExportFormat, split: str = "train", data_dir: str = "data",
+               n_shards: int = 1) -> list[str]:
+    """Write the rows under ``out/data_dir`` in ``n_shards`` files (``disk``: one Arrow folder); return the
+    data files relative to ``out`` (each name carries a content hash, see :func:`_stamp`)."""
     ds = getattr(prefs, "dataset", prefs)
     if not hasattr(ds, "to_parquet"):
         raise InputError(f"export needs a PreferenceSet or a datasets.Dataset, not {type(prefs).__name__}")
-    if format == "parquet":
-        ds.to_parquet(str(target))
-    elif format == "jsonl":
-        ds.to_json(str(target), lines=True, force_ascii=False)
-    else:
+    if format == "disk":
+        target = out / data_path(format, split, data_dir)
         ds.save_to_disk(str(target), num_shards=1)
-        return _stamp_disk(target)
-    return _stamp(target)
+        return [_stamp_disk(target).relative_to(out).as_posix()]
+    files = []
+    for i in range(n_shards):
+        target = out / data_path(format, split, data_dir, i, n_shards)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shard = ds.shard(num_shards=n_shards, index=i, contiguous=True) if n_shards > 1 else ds
+        if format == "parquet":
+            shard.to_parquet(str(target))
+        else:
+            shard.to_json(str(target), lines=True, force_ascii=False)
+        files.append(_stamp(target).relative_to(out).as_posix())
+    return files
+
+
+def n_shards(ds: Any, num_shards: int | None = None, max_shard_size: int | str | None = None) -> int:
+    """How many data files: ``num_shards``, else enough that none exceeds ``max_shard_size`` (bytes, or
+    ``"500MB"`` as ``Dataset.push_to_hub`` takes it, its default), at most one per row."""
+    if num_shards is not None and max_shard_size is not None:
+        raise InputError("give num_shards or max_shard_size, not both", field="num_shards")
+    if num_shards is not None:
+        if isinstance(num_shards, bool) or not isinstance(num_shards, int) or not 1 <= num_shards <= max(len(ds), 1):
+            raise InputError(f"must be an integer from 1 to the number of rows ({len(ds)}), not {num_shards!r}",
+                             field="num_shards")
+        return num_shards
+    from datasets.utils.py_utils import convert_file_size_to_int
+
+    try:
+        limit = convert_file_size_to_int(max_shard_size if max_shard_size is not None else "500MB")
+    except (ValueError, TypeError):
+        limit = 0
+    if limit <= 0:
+        raise InputError(f"must be a size like '500MB' or a number of bytes, not {max_shard_size!r}", field="max_shard_size")
+    size = ds._estimate_nbytes() if hasattr(ds, "_estimate_nbytes") else ds.data.nbytes
+    return max(1, min(len(ds), -(-int(size) // limit)))
 
 
 def _stamp(path: Path) -> Path:
@@ -160,17 +215,26 @@ def _stamp_disk(folder: Path) -> Path:
 
 def write_sidecars(prefs: Any, out: Path, *, audit: Any = None, config: Any = None) -> list[str]:
     """curation_report.json, audit.json and the run config; returns the names written."""
+    from prefjudge.curate.card import run_marker
+    from prefjudge.simulated import KEY, headline
+
     written = []
+    sim = run_marker(prefs, audit)  # each file opens with the SIMULATED mark (None: real judges and generators)
     report = getattr(prefs, "report", None)
     if report is not None:
-        doc = {"report": report.to_dict(), "provenance": _jsonable(getattr(prefs, "provenance", {}))}
+        doc = {KEY: sim, "report": report.to_dict(), "provenance": _jsonable(getattr(prefs, "provenance", {}))}
         (out / "curation_report.json").write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
         written.append("curation_report.json")
     if audit is not None and hasattr(audit, "to_dict"):
-        (out / "audit.json").write_text(json.dumps(audit.to_dict(), indent=2, default=str), encoding="utf-8")
+        data = audit.to_dict()
+        data = {KEY: data.get(KEY) or sim, **{k: v for k, v in data.items() if k != KEY}} if sim else data
+        (out / "audit.json").write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
         written.append("audit.json")
     if config is not None:
-        (out / CONFIG_FILE).write_text(config_yaml(config), encoding="utf-8")
+        text = config_yaml(config)
+        if sim:
+            text = f"# {headline(sim)}\n" + text
+        (out / CONFIG_FILE).write_text(text, encoding="utf-8")
         written.append(CONFIG_FILE)
     return written
 

@@ -11,12 +11,17 @@ The built-in templates, as Jinja strings (no heavy imports).
 
 - ``chatml``: ``<|im_start|>role\\n...<|im_end|>\\n`` (OpenHermes / NeuralHermes, Qwen2.5).
 - ``zephyr``: ``<|user|>\\n...</s>\\n<|assistant|>\\n`` (TinyLlama chat, Zephyr).
+- ``zephyr_system`` (alias ``tinyllama_dpo``): ``zephyr`` with the system block always there, empty
+  (``<|system|>\\n</s>\\n``) when the chat has no system message: seed 002's DPO prompts
+  (``"<|system|>\\n" + system + "</s>\\n<|user|>\\n" + input + ...``), system prompt or not.
 - ``alpaca``: ``### Instruction:`` / ``### Response:`` blocks (LLM Twin).
 
 >>> render_prompt("chatml", [{"role": "user", "content": "Hi"}])
 '<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n'
 >>> render_prompt("zephyr", [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}])
 '<|system|>\\nS</s>\\n<|user|>\\nQ</s>\\n<|assistant|>\\n'
+>>> render_prompt("zephyr_system", [{"role": "user", "content": "Q"}])
+'<|system|>\\n</s>\\n<|user|>\\nQ</s>\\n<|assistant|>\\n'
 >>> eos_token("tinyllama")
 '</s>'
 >>> render_prompt("none", [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}])
@@ -55,6 +60,8 @@ ZEPHYR = (
     "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}"
 )
 
+ZEPHYR_SYSTEM = "{% if not messages or messages[0]['role'] != 'system' %}{{ '<|system|>\\n</s>\\n' }}{% endif %}" + ZEPHYR
+
 ALPACA_PREAMBLE = (
     "Below is an instruction that describes a task. "
     "Write a response that appropriately completes the request."
@@ -74,10 +81,11 @@ ALPACA = (
 CHAT_TEMPLATES: dict[str, tuple[str, str]] = {
     "chatml": (CHATML, "<|im_end|>"),
     "zephyr": (ZEPHYR, "</s>"),
+    "zephyr_system": (ZEPHYR_SYSTEM, "</s>"),
     "alpaca": (ALPACA, "</s>"),
 }
 # aliases users may write in a config
-ALIASES = {"tinyllama": "zephyr", "openhermes": "chatml", "qwen": "chatml"}
+ALIASES = {"tinyllama": "zephyr", "openhermes": "chatml", "qwen": "chatml", "tinyllama_dpo": "zephyr_system"}
 
 
 def template_name(name: str) -> str:

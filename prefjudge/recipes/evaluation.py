@@ -17,6 +17,7 @@ Offline example with a simulated jury whose latent quality is a score function::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -42,13 +43,18 @@ class EvalResult(BaseModel):
     mean_length: dict[str, float]
     judges: list[str]
     answers: list[dict[str, Any]]
+    simulated: dict[str, Any] | None = None
+    """The SIMULATED marker (:mod:`prefjudge.simulated`) when the judges were simulated, else None."""
+    inference: dict[str, Any] | None = None
+    """How both models were loaded to answer (:func:`prefjudge.train.runtime.plan_inference`)."""
 
     def save(self, out: str | Path) -> Path:
         """Write ``eval.json`` (and the answers inside it) to ``out``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         path = out / "eval.json"
-        path.write_text(json.dumps(self.model_dump(), indent=2))
+        data = self.model_dump()
+        path.write_text(json.dumps({"simulated": data.pop("simulated"), **data}, indent=2))  # the mark first
         return path
 
 
@@ -93,6 +99,16 @@ def _lc_win_rate(result) -> dict[str, Any]:
     return dict(entry["lc_win_rate"])
 
 
+def _simulated(result, judges: Any) -> dict[str, Any] | None:
+    """The SIMULATED marker of the judging (also when every pair was decided without a call)."""
+    from prefjudge.simulated import from_meta
+
+    if result is not None:
+        return from_meta(result.meta)
+    listed = judges.judges if hasattr(judges, "judges") else judges if isinstance(judges, list) else [judges]
+    return from_meta({"judges": [{"name": j.name, "model": j.model, "base_url": j.base_url} for j in listed]})
+
+
 def _mean_lengths(trained: list[str], base: list[str]) -> dict[str, float]:
     def mean(xs):
         return sum(xs) / len(xs) if xs else 0.0
@@ -104,16 +120,27 @@ def _mean_lengths(trained: list[str], base: list[str]) -> dict[str, float]:
 
 
 def evaluate(trained: str, base: str, prompts: list, judges: Any, *, order: str = "random", seed: int = 0,
-             max_new_tokens: int = 64, chat_template: str | None = None, store: str | None = None) -> EvalResult:
+             max_new_tokens: int = 64, chat_template: str | None = None, store: str | None = None,
+             device: str = "auto", quantization: str = "none", batch_size: int = 8,
+             update_card: bool = True) -> EvalResult:
     """Answers of ``trained`` and ``base`` to ``prompts``, judged pairwise by ``judges`` (a Judge,
     a list or a Jury) with seeded random order; win rate of the trained model with a Wilson CI
-    (a tie counts 0.5), length-controlled win rate and mean answer lengths."""
+    (a tie counts 0.5), length-controlled win rate and mean answer lengths.
+
+    Both models are loaded one after the other with the policy of training and merging
+    (:func:`prefjudge.train.runtime.plan_inference`: bf16, or 4-bit with ``quantization="4bit"``, on
+    a GPU; float32 on the CPU) and answer in batches of ``batch_size``. With ``update_card`` the
+    result goes into the trained folder's model card when prefjudge wrote that card."""
     from prefjudge.judging.rank_pairs import rank_pairs
+    from prefjudge.train.runtime import current_inference_plan
 
     if not prompts:
         raise InputError("no prompts to evaluate on", field="prompts")
-    a = generate_answers(trained, prompts, max_new_tokens=max_new_tokens, chat_template=chat_template)
-    b = generate_answers(base, prompts, max_new_tokens=max_new_tokens, chat_template=chat_template)
+    plan = current_inference_plan(device, quantization)
+    a = generate_answers(trained, prompts, max_new_tokens=max_new_tokens, chat_template=chat_template,
+                         batch_size=batch_size, plan=plan)
+    b = generate_answers(base, prompts, max_new_tokens=max_new_tokens, chat_template=chat_template,
+                         batch_size=batch_size, plan=plan)
     pairs = [{"id": f"eval-{i}", "prompt": p, "response_a": x, "response_b": y, "model_a": "trained",
               "model_b": "base"} for i, (p, x, y) in enumerate(zip(prompts, a, b))]
     judged = [p for p in pairs if p["response_a"].strip() and p["response_b"].strip()]
@@ -129,6 +156,12 @@ def evaluate(trained: str, base: str, prompts: list, judges: Any, *, order: str 
                for p, w in zip(pairs, winners)]
     lc = _lc_win_rate(result) if result is not None else {"value": None, "ci": None, "n": 0,
                                                            "reason": "every pair had an empty answer"}
-    return EvalResult(trained=trained, base=base, n_prompts=len(prompts), win_rate=_win_rate(winners),
-                      lc_win_rate=lc, outcomes=counts,
-                      mean_length=_mean_lengths(a, b), judges=names, answers=answers)
+    evaluation = EvalResult(trained=trained, base=base, n_prompts=len(prompts), win_rate=_win_rate(winners),
+                            lc_win_rate=lc, outcomes=counts,
+                            mean_length=_mean_lengths(a, b), judges=names, answers=answers,
+                            simulated=_simulated(result, judges), inference=dataclasses.asdict(plan))
+    if update_card:
+        from prefjudge.train.card import add_evaluation
+
+        add_evaluation(trained, evaluation.model_dump(exclude={"answers"}))
+    return evaluation

@@ -30,6 +30,19 @@ BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 BUILTIN_EXTRAS = {"judges": "example judges file for the full profiles: prefjudge recipe show judges > judges.yaml"}
 """Built-in YAML files that are not recipes (``prefjudge recipe show`` prints them)."""
 
+ACCELERATE_DIR = BUILTIN_DIR / "accelerate"
+"""``accelerate launch --config_file`` files for the common multi-GPU set-ups (DDP on one machine or
+several, FSDP with QLoRA, DeepSpeed ZeRO-2 and ZeRO-3 with QLoRA); see docs/recipes.md."""
+
+
+def accelerate_configs() -> dict[str, Path]:
+    """The shipped accelerate configs by name (``accelerate/fsdp_qlora``...).
+
+    >>> sorted(accelerate_configs())[0]
+    'accelerate/deepspeed_zero2'
+    """
+    return {f"accelerate/{p.stem}": p for p in sorted(ACCELERATE_DIR.glob("*.yaml"))}
+
 
 def builtin_recipes() -> dict[str, Path]:
     """The built-in recipes by name.

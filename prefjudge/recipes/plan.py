@@ -37,17 +37,17 @@ def _dims(recipe: Recipe, cfg: TrainConfig) -> ModelDims:
     return dims_for(_model_name(recipe, cfg.model.name_or_path or ""))
 
 
-def _sample_source(step: TrainStep, cfg: TrainConfig, base_dir: Path) -> Path | None:
+def _sample_source(step: TrainStep | None, cfg: TrainConfig, base_dir: Path) -> Path | None:
     """The step's ``sample``, else its local ``data.path`` (written in the recipe: relative to ``base_dir``)."""
-    if step.sample:
+    if step is not None and step.sample:
         return Path(in_recipe(step.sample, base_dir))
     if cfg.data.path and not is_ref(cfg.data.path):
         return Path(in_recipe(cfg.data.path, base_dir))
     return None
 
 
-def map_sample(step: TrainStep, cfg: TrainConfig, base_dir: Path) -> dict[str, Any]:
-    """Map the step's local sample with the step's loader, filters, format and template."""
+def map_sample(step: TrainStep | None, cfg: TrainConfig, base_dir: Path) -> dict[str, Any]:
+    """Map the step's local sample (or the config's local data) with the loader, filters, format and template."""
     sample = _sample_source(step, cfg, base_dir)
     if sample is None:
         return {"sample": None, "note": "no local sample given for this step"}
@@ -55,8 +55,8 @@ def map_sample(step: TrainStep, cfg: TrainConfig, base_dir: Path) -> dict[str, A
                                           "hub_config": None, "hub_data_dir": None, "max_rows": None})
     raw = D.read_rows(data_cfg)
     mapped = D.map_rows(raw, data_cfg.loader, data_cfg.filters)
-    template = data_cfg.chat_template or cfg.model.chat_template
-    fmt, note = data_cfg.format, None
+    fmt, template = D.resolve_format(data_cfg.format, data_cfg.chat_template or cfg.model.chat_template, raw)
+    note = None
     if fmt == "standard" and template is None:
         fmt, note = "conversational", "rendered with the model tokenizer's chat template at train time"
     rows = D.format_rows(mapped.turns, fmt, template=template)
@@ -66,35 +66,58 @@ def map_sample(step: TrainStep, cfg: TrainConfig, base_dir: Path) -> dict[str, A
 
 
 def _hyper(cfg: TrainConfig, kind: str) -> dict[str, Any]:
+    """The hyperparameters the run uses; for a DPO-family step its ``trainer`` and the loss types it
+    really runs (the trainer's default when the config sets none: ``kto`` for KTO, none for ORPO)."""
     s = cfg.sft if kind == "sft" else cfg.dpo
     keys = ["learning_rate", "lr_scheduler_type", "max_steps", "num_train_epochs", "per_device_train_batch_size",
             "gradient_accumulation_steps", "max_length", "max_prompt_length", "optim", "warmup_steps",
             "warmup_ratio", "weight_decay", "gradient_checkpointing", "precision", "seed"]
-    out = {k: getattr(s, k) for k in keys}
+    out: dict[str, Any] = {k: getattr(s, k) for k in keys}
+    out["too_long"] = cfg.data.too_long
     if kind == "dpo":
-        out.update(beta=cfg.dpo.beta, loss_type=cfg.dpo.loss_type, reference=cfg.dpo.reference,
+        from prefjudge.train.trl_support import TRAINERS, resolved_losses
+
+        spec = TRAINERS[cfg.trainer]
+        out.update(trainer=cfg.trainer, trl_class=f"{spec.module}.{spec.trainer}", beta=cfg.dpo.beta,
+                   loss_type=resolved_losses(cfg.trainer, cfg.dpo, set(cfg.dpo.model_fields_set)),
+                   reference=cfg.dpo.reference if spec.uses_reference else "none (reference-free)",
                    precompute_ref_log_probs=cfg.dpo.precompute_ref_log_probs)
     return out
 
 
 def _plan_train(step: TrainStep, recipe: Recipe, base_dir: Path) -> dict[str, Any]:
     cfg = config_from_dict(step.config, source=f"step {step.id!r} config")
-    settings = cfg.sft if step.kind == "sft" else cfg.dpo
-    estimate = estimate_memory(cfg, method=step.kind, dims=_dims(recipe, cfg))
+    return plan_train_config(cfg, step.kind, base_dir, step_id=step.id, step=step, dims=_dims(recipe, cfg))
+
+
+def plan_train_config(cfg: TrainConfig, kind: str, base_dir: Path, *, step_id: str = "train",
+                      step: TrainStep | None = None, dims: ModelDims | None = None) -> dict[str, Any]:
+    """The dry-run plan of one training config (a recipe step, or ``prefjudge train ... --dry-run``)."""
+    settings = cfg.sft if kind == "sft" else cfg.dpo
+    if dims is None:
+        dims = dims_for(resolve_model_path(cfg.model)) if cfg.model.tiny is not None else dims_for(cfg.model.name_or_path or "")
+    estimate = estimate_memory(cfg, method=kind, dims=dims)
     cpu = plan_runtime(settings, cfg.quantization, cfg.model, "cpu", cuda_available=False)
     source = cfg.data.hub_id or cfg.data.path
     return {
-        "id": step.id, "kind": step.kind,
+        "id": step_id, "kind": kind,
         "model": cfg.model.name_or_path or f"tiny {cfg.model.tiny.model_dump()}",
         "quantization": cfg.quantization.model_dump(), "lora": cfg.lora.model_dump(),
         "data": {"source": source, "loader": cfg.data.loader, "format": cfg.data.format,
                  "chat_template": cfg.data.chat_template or cfg.model.chat_template,
                  "filters": cfg.data.filters, "max_rows": cfg.data.max_rows, "test_size": cfg.data.test_size,
-                 **map_sample(step, cfg, base_dir)},
-        "training": _hyper(cfg, step.kind),
+                 "too_long": cfg.data.too_long, **map_sample(step, cfg, base_dir)},
+        "training": _hyper(cfg, kind),
         "memory": estimate.model_dump(),
         "on_cpu": cpu.notes,
     }
+
+
+def plan_config(cfg: TrainConfig, kind: str, base_dir: Path) -> dict[str, Any]:
+    """A one-step plan for a training config, in :func:`format_plan`'s shape."""
+    step = plan_train_config(cfg, kind, base_dir)
+    return {"recipe": "training config", "profile": "-", "recipe_path": str(base_dir), "source": "",
+            "dry_run": True, "steps": [step], "fits_all_steps": step["memory"]["fits"]}
 
 
 def _plan_step(step, recipe: Recipe, base_dir: Path) -> dict[str, Any]:
@@ -102,12 +125,13 @@ def _plan_step(step, recipe: Recipe, base_dir: Path) -> dict[str, Any]:
         return _plan_train(step, recipe, base_dir)
     if isinstance(step, MergeStep):
         return {"id": step.id, "kind": "merge", "base": _model_name(recipe, step.base), "adapters": step.adapters,
-                "dtype": step.dtype, "check": step.check, "push_to_hub": step.push_to_hub}
+                "dtype": step.dtype, "check": step.check, "dequantize": step.dequantize, "push_to_hub": step.push_to_hub}
     if isinstance(step, EvalStep):
         prompts = Path(in_recipe(step.prompts, base_dir))
         n = sum(1 for line in prompts.read_text().splitlines() if line.strip()) if prompts.is_file() else None
         return {"id": step.id, "kind": "eval", "trained": step.trained, "base": _model_name(recipe, step.base),
-                "prompts": step.prompts, "n_prompts": n, "jury": step.jury.model_dump(), "order": step.order}
+                "prompts": step.prompts, "n_prompts": n, "jury": step.jury.model_dump(), "order": step.order,
+                "device": step.device, "quantization": step.quantization, "batch_size": step.batch_size}
     if isinstance(step, CurateStep):
         from prefjudge.recipes.curate_plan import plan_curate
 
@@ -148,17 +172,23 @@ def format_plan(plan: dict[str, Any]) -> str:
             if d.get("sample"):
                 lines.append(f"    sample {d['sample']}: read {d['read']}, filtered {d['filtered']}, kept {d['kept']}")
             t = s["training"]
+            if "trainer" in t:
+                lines.append(f"    trainer {t['trainer']} ({t['trl_class']}), loss {', '.join(t['loss_type']) or 'its own'}, "
+                             f"beta {t['beta']}, reference {t['reference']}")
             steps = f"max_steps {t['max_steps']}" if t["max_steps"] else f"{t['num_train_epochs']} epoch(s)"
             lines.append(f"    train {steps}, batch {t['per_device_train_batch_size']}x{t['gradient_accumulation_steps']}, "
-                         f"lr {t['learning_rate']} {t['lr_scheduler_type']}, optim {t['optim']}, max_length {t['max_length']}")
+                         f"lr {t['learning_rate']} {t['lr_scheduler_type']}, optim {t['optim']}, max_length {t['max_length']}"
+                         f" (over-long rows: {t.get('too_long', 'drop')})")
             lines.append(f"    memory ~{m['total_gb']} GiB peak; fits: {', '.join(m['fits']) or 'none of the listed GPUs'}")
             lines.extend(f"    on CPU: {n}" for n in s["on_cpu"])
         elif s["kind"] == "merge":
-            lines.append(f"    merge {', '.join(s['adapters'])} into {s['base']} ({s['dtype']}), check logits: {s['check']}")
+            into = "a dequantized copy of the 4-bit " if s.get("dequantize") else ""
+            lines.append(f"    merge {', '.join(s['adapters'])} into {into}{s['base']} ({s['dtype']}), check logits: {s['check']}")
         elif s["kind"] == "eval":
             jury = s["jury"]["judges_file"] or f"SIMULATED jury scoring with {s['jury']['simulated_score']}"
             lines.append(f"    judge {s['trained']} vs {s['base']} on {s['n_prompts']} prompts from {s['prompts']} "
                          f"({s['order']} order), jury: {jury}")
+            lines.append(f"    answers on device {s['device']}, quantization {s['quantization']}, batches of {s['batch_size']}")
         elif s["kind"] == "curate":
             from prefjudge.recipes.curate_plan import format_curate
 

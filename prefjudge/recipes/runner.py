@@ -91,7 +91,7 @@ def _run_merge(step: MergeStep, state: dict[str, Any], base_dir: Path) -> dict[s
     adapters = [_ref(outputs, a, "adapter", step.id) if is_ref(a) else a for a in step.adapters]
     state["config"][step.id] = {**step.model_dump(), "base": base, "adapters": adapters}
     result = merge(base, adapters, state["out"] / step.id, dtype=step.dtype, check=step.check,
-                   push_to_hub=step.push_to_hub)
+                   push_to_hub=step.push_to_hub, dequantize=step.dequantize)
     outputs[step.id] = {"merged": result.path, "base": base}
     return result.model_dump()
 
@@ -164,10 +164,11 @@ def run_eval(step: EvalStep, trained: str, base: str, out: Path, base_dir: Path)
     with _jury(step.jury, base_dir) as judges:
         result = evaluate(trained, base, prompts, judges, order=step.order, seed=step.seed,
                           max_new_tokens=step.max_new_tokens, chat_template=step.chat_template,
-                          store=str(out / "store.db"))
+                          store=str(out / "store.db"), device=step.device, quantization=step.quantization,
+                          batch_size=step.batch_size)
     saved = result.save(out)
     summary = result.model_dump(exclude={"answers"})
-    summary.update(path=str(saved), simulated=step.jury.simulated_score is not None)
+    summary.update(path=str(saved), simulated=step.jury.simulated_score is not None, simulated_parts=result.simulated)
     return summary
 
 
@@ -190,12 +191,15 @@ def _summary(recipe: Recipe, profile: str, path: Path, state: dict[str, Any]) ->
             for k in ("dpo", "sft", "merge", "build_llm_twin", "curate", "eval")}
     train = (last["dpo"] or last["sft"] or [None])[-1]
     summary: dict[str, Any] = {
+        "simulated": simulated_run(results),  # first: what in this run was SIMULATED (None: nothing)
         "recipe": recipe.name, "profile": profile, "recipe_path": str(path), "source": recipe.source,
         "config": {"steps": [state["config"].get(s.id, s.model_dump()) for s in recipe.steps]},
         "steps": results, "train": train, "adapter_path": train["adapter_path"] if train else None,
     }
     if last["sft"] and last["dpo"]:
         summary["sft"] = last["sft"][-1]
+    # over-long rows of every training step: truncated or dropped (data.too_long), counted
+    summary["lengths"] = {i: r.get("lengths") for i, r in results.items() if kinds[i] in ("dpo", "sft") and isinstance(r, dict)}
     if last["merge"]:
         summary["merge"] = last["merge"][-1]
         summary["merged_path"] = last["merge"][-1]["path"]
@@ -207,6 +211,13 @@ def _summary(recipe: Recipe, profile: str, path: Path, state: dict[str, Any]) ->
         summary["eval"] = last["eval"][-1]
     summary["notes"] = sorted({n for r in results.values() if isinstance(r, dict) for n in r.get("notes", [])})
     return summary
+
+
+def simulated_run(results: dict[str, Any]) -> dict[str, Any] | None:
+    """The SIMULATED marker of the whole run (:mod:`prefjudge.simulated`): every step's, merged."""
+    from prefjudge.simulated import merge
+
+    return merge(*(r.get("simulated_parts") for r in results.values() if isinstance(r, dict)))
 
 
 @contextlib.contextmanager
@@ -244,16 +255,22 @@ def run_recipe(path: str | Path, profile: str = "full", dry_run: bool = False, o
         from prefjudge.recipes.plan import plan_recipe
 
         return plan_recipe(recipe, profile, path, echo=echo)
+    from prefjudge.train import distributed as dist
     from prefjudge.train.runtime import peak_memory_mb
 
-    out = output_dir(out) if out else default_out(recipe.name, profile)
+    dist.ensure_group()
+    if not dist.is_main():
+        echo = _quiet
+    given = out
+    out = dist.on_main(lambda: output_dir(given) if given else default_out(recipe.name, profile), "creating the output folder")
     state: dict[str, Any] = {"out": out, "outputs": {}, "results": {}, "config": {}}
+    executed: list[str] = []
     started, status, error = time.perf_counter(), "ok", None
     try:
         with cpu_threads(recipe.cpu_threads):
             for step in recipe.steps:
                 echo(f"[{recipe.name}/{profile}] step {step.id} ({step.kind})")
-                state["results"][step.id] = RUNNERS[type(step)](step, state, path.parent)
+                state["results"][step.id] = run_step(step, state, path.parent, executed)
     except Exception as err:  # recorded in run.json, then re-raised
         status, error = "failed", f"{type(err).__name__}: {err}"
         raise
@@ -263,6 +280,37 @@ def run_recipe(path: str | Path, profile: str = "full", dry_run: bool = False, o
         peak, kind = peak_memory_mb(device)
         summary.update(status=status, error=error, out=str(out), wall_seconds=time.perf_counter() - started,
                        peak_memory_mb=peak, peak_memory_kind=kind, cpu_threads=recipe.cpu_threads)
-        (out / "run.json").write_text(json.dumps(summary, indent=2, default=str))
+        summary["distributed"] = {**dist.describe(), "steps_by_rank": dict(enumerate(dist.gather(executed)))}
+        if dist.is_main():  # one run.json, written once
+            (out / "run.json").write_text(json.dumps(summary, indent=2, default=str))
     echo(f"[{recipe.name}/{profile}] done in {summary['wall_seconds']:.1f}s: {out / 'run.json'}")
     return summary
+
+
+def _quiet(_: str) -> None:
+    """The echo of the processes other than the main one."""
+
+
+def run_step(step: Any, state: dict[str, Any], base_dir: Path, executed: list[str]) -> dict[str, Any]:
+    """Run one step. Under a multi-process launch (:mod:`prefjudge.train.distributed`) a training step
+    runs on every process (the trainer shares the work and saves once); every other step (merge,
+    curate, build, eval) runs on the main process only, the others waiting for its result, and every
+    process then records the step's outputs, so the next steps find the same paths everywhere."""
+    from prefjudge.train import distributed as dist
+
+    runner = RUNNERS[type(step)]
+    if isinstance(step, TrainStep):
+        executed.append(step.id)
+        return runner(step, state, base_dir)
+
+    def once() -> tuple[dict[str, Any], Any, Any]:
+        executed.append(step.id)
+        result = runner(step, state, base_dir)
+        return result, state["outputs"].get(step.id), state["config"].get(step.id)
+
+    result, produced, config = dist.on_main(once, f"step {step.id!r}")
+    if produced is not None:
+        state["outputs"][step.id] = produced
+    if config is not None:
+        state["config"][step.id] = config
+    return result

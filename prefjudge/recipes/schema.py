@@ -55,6 +55,9 @@ class MergeStep(StrictModel):
     adapters: list[str] = Field(min_length=1)
     dtype: Literal["float32", "float16", "bfloat16"] = "float16"
     check: bool = True
+    dequantize: bool = False
+    """Merge into a dequantized copy of the 4-bit base (as the adapter was trained) instead of the
+    16-bit base: the remedy of the QLoRA merge gap (``prefjudge.train.merging``)."""
     push_to_hub: str | None = None
 
 
@@ -99,6 +102,12 @@ class EvalStep(StrictModel):
     chat_template: str | None = None
     order: Literal["random", "both", "fixed"] = "random"
     seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where both models answer (``prefjudge.train.runtime.plan_inference``: bf16 on a GPU, float32 on the CPU)."""
+    quantization: Literal["none", "4bit"] = "none"
+    """``4bit``: load both models in 4-bit nf4 on a GPU to answer (as training loaded the base)."""
+    batch_size: int = Field(default=8, gt=0)
+    """Prompts answered per generate call (left-padded batches)."""
     jury: JurySpec
 
 

@@ -147,15 +147,17 @@ def sim_parts(spec: SimulatedSpec) -> tuple[list, list]:
 @contextlib.contextmanager
 def simulated_world(spec: SimulatedSpec) -> Iterator[tuple[list[dict], list[dict]]]:
     """Start the loopback ``SimServer``; yield (generator settings, judge settings) pointing at it."""
+    from prefjudge.simulated import register_endpoint
     from prefjudge.testing import SimServer, SimWorld
 
     gens, judges = sim_parts(spec)
     world = SimWorld(score=resolve_score(spec.score))
     with SimServer(judges=judges, generators=gens, world=world, seed=spec.seed) as server:
-        def point(name: str) -> dict:
+        def point(name: str, role: str) -> dict:
+            register_endpoint(name, server.base_url, role)  # the judges' provenance then says SIMULATED
             return {"model": name, "base_url": server.base_url, "api_key": "simulated"}
 
-        yield [point(g.name) for g in gens], [point(j.name) for j in judges]
+        yield [point(g.name, "generators") for g in gens], [point(j.name, "judges") for j in judges]
 
 
 def _limit_prompts(config: dict[str, Any], out: Path) -> None:
@@ -180,10 +182,11 @@ def run_curate_step(step: CurateStep, out: Path, base_dir: Path) -> dict[str, An
         config = curate_config_dict(step, out, base_dir, real or sim_judges, generators)
         _limit_prompts(config, out)
         cfg = validate_curate_config(config, f"curate step {step.id!r}")
-        ranked, prefs = curate(cfg)
+        ranked, prefs = curate(cfg, simulated_parts(step, cfg, real is None))
     export_dir, report, audit_paths = export_curated(cfg, ranked, prefs, out, step.audit)
     result = summarize_curation(cfg, ranked, prefs, export_dir, report, audit_paths)
     result.update(simulated=step.simulated is not None, simulated_jury=step.simulated is not None and real is None,
+                  simulated_parts=prefs.provenance.get("simulated"),
                   judges_file=str(_path(step.judges_file, base_dir)) if step.judges_file else None)
     if step.simulated is not None:
         result["latent_score"] = latent_scores(prefs, step.simulated.score)
@@ -197,13 +200,42 @@ def _path(value: str, base_dir: Path) -> Path:
     return Path(in_recipe(value, base_dir))
 
 
-def curate(cfg) -> tuple[Any, Any]:
-    """Generate and rank (``prefjudge.curate.pipeline.rank_input``), then ``to_preferences``."""
+def simulated_parts(step: CurateStep, cfg, sim_judges: bool) -> dict[str, Any] | None:
+    """The SIMULATED marker of the step (:mod:`prefjudge.simulated`): its generators when it runs a
+    simulated world, its judges too unless real ones (``judges_file``) replaced them."""
+    from prefjudge.simulated import marker
+
+    if step.simulated is None:
+        return None
+    names = [g.get("name") or g.get("model") for g in cfg.generators]
+    return marker(judges=[j.get("name") or j.get("model") for j in cfg.judges] if sim_judges else [], generators=names)
+
+
+def curate(cfg, simulated: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """Generate and rank (``prefjudge.curate.pipeline.rank_input``), then ``to_preferences``.
+
+    ``simulated``: the step's SIMULATED marker, written into the ranking's provenance (so the
+    preference set, the audit and the card carry it)."""
     from prefjudge.curate.pipeline import preference_kwargs, rank_input
     from prefjudge.curate.preferences import to_preferences
+    from prefjudge.simulated import KEY, merge
 
     ranked = rank_input(cfg)
+    meta = getattr(ranked, "meta", None)
+    if isinstance(meta, dict):
+        if simulated:
+            meta[KEY] = merge(meta.get(KEY), simulated)
+        meta.setdefault("generation", generation_settings(cfg))
     return ranked, to_preferences(ranked, **preference_kwargs(cfg))
+
+
+def generation_settings(cfg) -> dict[str, Any] | None:
+    """How the candidates were generated (None when the step ranks given pairs or candidates)."""
+    if cfg.input.kind != "prompts":
+        return None
+    g = cfg.generate
+    return {"generators": [s.get("name") or s.get("model") for s in cfg.generators], "n": g.n,
+            "temperature": g.temperature, "max_tokens": g.max_tokens, "system": g.system, "seed": g.seed}
 
 
 def export_curated(cfg, ranked, prefs, out: Path, formats: list[str]) -> tuple[Path, Any, dict[str, str]]:

@@ -3,9 +3,19 @@
 The pipeline is ``read_rows`` -> ``map_rows`` (``prefjudge.train.sources``) -> ``format_rows``
 (:func:`prefjudge.formatting.trl.format_rows`, the formatter curation's exports use too: standard
 strings rendered with a chat template, answers left for TRL to end with the eos token, or
-conversational messages) -> ``drop_too_long`` (needs the tokenizer; TRL 1.16 has no
-``max_prompt_length``, so prompts and pairs that do not fit are removed and counted here instead
-of being silently truncated).
+conversational messages) -> ``fit_lengths`` (needs the tokenizer): rows longer than
+``max_length`` tokens, or with a prompt over ``max_prompt_length``, are truncated as the source
+recipes' TRL did (``data.too_long: truncate``) or dropped (``drop``), and counted either way.
+
+Truncation, as the seeds' TRL (0.7-0.11) ``DPOTrainer`` did it and TRL 1.16 still does at
+``max_length``: when a pair does not fit ``max_length``, its prompt is first cut to its last
+``max_prompt_length`` tokens (old TRL's default ``truncation_mode="keep_end"``; TRL 1.16 has no
+``max_prompt_length``, so prefjudge cuts the prompt text itself, at a token boundary), then the
+trainer cuts prompt + answer at ``max_length``, keeping the start (TRL 1.16's ``keep_start``; the
+answer's end goes). A prompt that still fills ``max_length`` leaves no room for an answer: the
+row is dropped (TRL 1.16 drops it too) and counted. SFT conversations are cut at ``max_length``
+by TRL's ``SFTTrainer``, as the seed's ``SFTTrainer(max_seq_length=512)`` did. Conversational
+rows (message lists) cannot be cut as text: one whose prompt needs cutting is dropped and counted.
 
 >>> rows = [{"question": "Hi?", "system": "", "chatgpt": "Hello.", "llama2-13b-chat": "Go."}]
 >>> mapped = map_rows(rows, "orca_dpo_pairs")
@@ -133,6 +143,23 @@ def _rename(row: dict[str, Any], columns: dict[str, str], i: int) -> dict[str, A
     return out
 
 
+def resolve_format(fmt: str, template: str | None, raw: list[dict[str, Any]]) -> tuple[str, str | None]:
+    """``(format, chat template)`` for ``format: auto`` (read as TRL reads a dataset): message lists are
+    conversational, strings are used verbatim (standard with ``chat_template: none``); other formats as given.
+
+    >>> resolve_format("auto", None, [{"prompt": "Q: 2+2?", "chosen": "4", "rejected": "5"}])
+    ('standard', 'none')
+    >>> resolve_format("auto", None, [{"chosen": [{"role": "user", "content": "Q"}], "rejected": []}])
+    ('conversational', None)
+    """
+    if fmt != "auto":
+        return fmt, template
+    first = raw[0] if raw else {}
+    if any(isinstance(first.get(k), list) for k in ("prompt", "chosen", "rejected", "messages")):
+        return "conversational", template
+    return "standard", template or "none"
+
+
 def map_rows(rows: list[dict[str, Any]], loader: str, filters: dict[str, Any] | None = None) -> Mapped:
     """Map raw rows with the named loader; rows a filter drops are counted by reason."""
     fn = get_loader(loader).map
@@ -174,14 +201,82 @@ def _lengths(rows: list[dict], tokenizer: Any) -> list[tuple[int, int]]:
 
 def drop_too_long(rows: list[dict], tokenizer: Any, max_length: int,
                   max_prompt_length: int | None = None) -> tuple[list[dict], int]:
-    """Keep rows whose prompt+answer fits ``max_length`` (and prompt ``max_prompt_length``)."""
+    """Keep rows whose prompt+answer fits ``max_length`` (and prompt ``max_prompt_length``);
+    ``(kept, number dropped)`` (:func:`fit_lengths` with ``too_long="drop"``)."""
+    kept, report = fit_lengths(rows, tokenizer, max_length, max_prompt_length, "drop")
+    return kept, report["dropped"]
+
+
+def keep_end(text: str, tokenizer: Any, n: int) -> str:
+    """``text`` cut to its last ``n`` tokens, at a token boundary (the text itself when it fits)."""
+    try:
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    except (NotImplementedError, TypeError, ValueError):  # a slow tokenizer has no offsets
+        enc = tokenizer(text, add_special_tokens=False)
+    ids = enc["input_ids"]
+    if len(ids) <= n:
+        return text
+    if n <= 0:
+        return ""
+    offsets = enc.get("offset_mapping") if hasattr(enc, "get") else None
+    if offsets:
+        return text[offsets[len(ids) - n][0]:]
+    return tokenizer.decode(ids[-n:])
+
+
+def fit_lengths(rows: list[dict], tokenizer: Any, max_length: int, max_prompt_length: int | None = None,
+                too_long: str = "drop") -> tuple[list[dict], dict[str, Any]]:
+    """Rows that fit the trainer, and what was done to the others (see the module docstring).
+
+    ``too_long="drop"`` keeps rows whose prompt+answer fits ``max_length`` and whose prompt fits
+    ``max_prompt_length``; ``"truncate"`` keeps every row it can, cutting over-long prompts to
+    their end (for a pair over ``max_length``) and leaving the ``max_length`` cut to TRL. The
+    report: ``mode``, ``max_length``, ``max_prompt_length``, ``over_limit`` (rows that did not
+    fit), ``truncated`` (kept, cut: ``prompt_truncated``, ``answer_truncated``), ``dropped``
+    (with ``dropped_reasons``).
+    """
+    report: dict[str, Any] = {"mode": too_long, "max_length": max_length, "max_prompt_length": max_prompt_length,
+                              "over_limit": 0, "truncated": 0, "prompt_truncated": 0, "answer_truncated": 0,
+                              "dropped": 0, "dropped_reasons": {}}
     if not rows:
-        return rows, 0
-    kept = [
-        r for r, (p, full) in zip(rows, _lengths(rows, tokenizer))
-        if full <= max_length and (max_prompt_length is None or p <= max_prompt_length)
-    ]
-    return kept, len(rows) - len(kept)
+        return rows, report
+    if too_long not in ("drop", "truncate"):
+        raise ConfigError(f"field 'data.too_long': {too_long!r} is not one of truncate, drop")
+    lengths = _lengths(rows, tokenizer)
+    sft = "text" in rows[0] or "messages" in rows[0]
+    reasons: Counter = Counter()
+    kept: list[dict] = []
+    for row, (p, full) in zip(rows, lengths):
+        prompt_over = max_prompt_length is not None and p > max_prompt_length
+        if full <= max_length and (too_long == "truncate" or not prompt_over):
+            kept.append(row)
+            continue
+        report["over_limit"] += 1
+        if too_long == "drop":
+            reasons["prompt over max_prompt_length" if prompt_over else "longer than max_length"] += 1
+            continue
+        if sft:  # SFTTrainer cuts the conversation at max_length
+            report["truncated"] += 1
+            report["answer_truncated"] += 1
+            kept.append(row)
+            continue
+        answer = full - p
+        if prompt_over:
+            if isinstance(row["prompt"], list):
+                reasons["conversational prompt over max_prompt_length (cannot be cut as text)"] += 1
+                continue
+            row = {**row, "prompt": keep_end(row["prompt"], tokenizer, max_prompt_length)}
+            p = max_prompt_length  # type: ignore[assignment]
+        if p >= max_length:
+            reasons["prompt fills max_length (no room for the answer)"] += 1
+            continue
+        report["truncated"] += 1
+        report["prompt_truncated"] += int(prompt_over)
+        report["answer_truncated"] += int(p + answer > max_length)
+        kept.append(row)
+    report["dropped"] = sum(reasons.values())
+    report["dropped_reasons"] = dict(reasons)
+    return kept, report
 
 
 def split_rows(rows: list[dict], test_size: float, seed: int) -> tuple[list[dict], list[dict]]:
@@ -193,3 +288,25 @@ def split_rows(rows: list[dict], test_size: float, seed: int) -> tuple[list[dict
     n_test = max(1, round(len(rows) * test_size))
     test = set(order[:n_test])
     return [r for i, r in enumerate(rows) if i not in test], [r for i, r in enumerate(rows) if i in test]
+
+
+def unpair_rows(rows: list[dict]) -> list[dict]:
+    """Pairs as the unpaired rows KTO trains on: for each pair ``{prompt, completion: chosen,
+    label: True}`` then ``{prompt, completion: rejected, label: False}``.
+
+    The two rows of a pair stay next to each other, so a sequential KTO batch (TRL samples KTO
+    data in order) holds desirable and undesirable answers alike; TRL's own unpairing puts every
+    chosen answer first. Conversational rows keep message lists (the completion is one assistant
+    message).
+
+    >>> unpair_rows([{"prompt": "Q ", "chosen": "yes", "rejected": "no"}])
+    [{'prompt': 'Q ', 'completion': 'yes', 'label': True}, {'prompt': 'Q ', 'completion': 'no', 'label': False}]
+    """
+    out = []
+    for i, row in enumerate(rows):
+        missing = [k for k in ("prompt", "chosen", "rejected") if k not in row]
+        if missing:
+            raise InputError("a preference row needs prompt, chosen and rejected", row=i, field=missing[0])
+        for key, label in (("chosen", True), ("rejected", False)):
+            out.append({"prompt": row["prompt"], "completion": row[key], "label": label})
+    return out

@@ -138,12 +138,20 @@ def estimate_memory(cfg: TrainConfig, *, method: Literal["dpo", "sft"] = "dpo", 
         model=dims.name, n_params=dims.n_params, lora_params=n_lora, tokens_per_step=tokens,
         components_gb={k: round(v / GB, 3) for k, v in parts.items()}, total_gb=round(total, 2),
         fits=fits, does_not_fit=[g for g in GPUS if g not in fits],
-        assumptions=_assumptions(cfg, method, s, sequences, fits, gpu),
+        assumptions=[f"model dimensions: {dims.source or dims.name}",
+                     *_assumptions(cfg, method, s, sequences, fits, gpu)],
     )
 
 
+def _reference_free(cfg: TrainConfig) -> bool:
+    from prefjudge.train.trl_support import TRAINERS
+
+    return not TRAINERS[cfg.trainer].uses_reference
+
+
 def _reference_bytes(cfg: TrainConfig, method: str, weights: float) -> float:
-    if method != "dpo" or cfg.dpo.reference != "separate" or cfg.dpo.precompute_ref_log_probs:
+    if (method != "dpo" or _reference_free(cfg) or cfg.dpo.reference != "separate"
+            or cfg.dpo.precompute_ref_log_probs):
         return 0.0
     return weights
 
@@ -153,7 +161,9 @@ def _assumptions(cfg: TrainConfig, method: str, s: OptimSettings, sequences: int
     notes = [f"{sequences} sequences x max_length {s.max_length} per micro-batch (padding to max_length: "
              "an upper bound)",
              f"gradient checkpointing {'on' if s.gradient_checkpointing else 'off'}"]
-    if method == "dpo":
+    if method == "dpo" and _reference_free(cfg):
+        notes.append(f"reference: none (trainer {cfg.trainer} is reference-free)")
+    elif method == "dpo":
         ref = ("precomputed before training (no reference pass in the steps)" if cfg.dpo.precompute_ref_log_probs
                else "separate model (second copy of the weights)" if cfg.dpo.reference == "separate"
                else "base with adapter disabled (no extra weights; its no-grad pass precedes the policy pass)")

@@ -131,17 +131,44 @@ def bnb_config(quant: QuantizationConfig, plan: RuntimePlan):
         return None
     from transformers import BitsAndBytesConfig
 
+    from prefjudge.train.distributed import launch_mode
+
+    extra: dict[str, Any] = {}
+    if launch_mode() in ("fsdp", "deepspeed"):
+        # FSDP and ZeRO-3 shard float tensors only: the packed 4-bit weights are stored in the model's
+        # dtype (bitsandbytes' quant_storage), as PEFT's FSDP-QLoRA and DeepSpeed-QLoRA guides do.
+        extra["bnb_4bit_quant_storage"] = torch_dtype(plan.model_dtype)
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type=quant.quant_type,
         bnb_4bit_use_double_quant=quant.double_quant,
         bnb_4bit_compute_dtype=torch_dtype(plan.compute_dtype or "float32"),
+        **extra,
     )
 
 
+def device_map(use_cpu: bool) -> Any:
+    """Where ``from_pretrained`` puts the model: the CPU; under FSDP or DeepSpeed nowhere (None: the
+    launcher shards and places it); else this process's own GPU, ``{"": local_rank}`` (GPU 0 for a
+    single process, GPU i for process i of a DDP launch, never every process on GPU 0).
+
+    >>> device_map(True)
+    'cpu'
+    """
+    if use_cpu:
+        return "cpu"
+    from prefjudge.train.distributed import launch_mode, local_rank
+
+    if launch_mode() in ("fsdp", "deepspeed"):
+        return None
+    return {"": local_rank()}
+
+
 def model_init_kwargs(model: ModelConfig, plan: RuntimePlan) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"dtype": torch_dtype(plan.model_dtype),
-                              "device_map": "cpu" if plan.use_cpu else {"": 0}}
+    kwargs: dict[str, Any] = {"dtype": torch_dtype(plan.model_dtype)}
+    placement = device_map(plan.use_cpu)
+    if placement is not None:
+        kwargs["device_map"] = placement
     if model.revision:
         kwargs["revision"] = model.revision
     if model.attn_implementation:
@@ -168,7 +195,86 @@ def load_model(path: str, model: ModelConfig, quant: QuantizationConfig, plan: R
     for module in loaded.modules():
         if hasattr(module, "support_avx512bf16_for_cpu"):
             module.support_avx512bf16_for_cpu = False
+    if model.bos_token_id is not None:
+        plan.notes.append(apply_bos_token_id(loaded, model.bos_token_id))
     return loaded
+
+
+def apply_bos_token_id(model, wanted: int) -> str:
+    """Seed 004's ``bos_token_id`` ("if the model has no such token"): set on the model's config and
+    generation config when the model defines none; a model with its own keeps it. Returns the note."""
+    current = getattr(model.config, "bos_token_id", None)
+    if current is not None:
+        return (f"model.bos_token_id={wanted} not applied: the model defines bos_token_id={current} "
+                "(the source recipe sets it only for a model without one)")
+    model.config.bos_token_id = wanted
+    generation = getattr(model, "generation_config", None)
+    if generation is not None:
+        generation.bos_token_id = wanted
+    return f"model.bos_token_id={wanted} applied: the model defined none (source recipe setting)"
+
+
+@dataclass(frozen=True)
+class InferencePlan:
+    """How a model is loaded to generate (evaluation, answers): device, dtype, 4-bit or not."""
+
+    device: str  # "cpu" | "cuda"
+    dtype: str  # float32 | float16 | bfloat16
+    load_in_4bit: bool
+    compute_dtype: str | None
+    notes: tuple[str, ...] = ()
+
+    def load_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``from_pretrained`` for this plan (torch imported here)."""
+        from prefjudge.train.distributed import local_rank
+
+        kwargs: dict[str, Any] = {"dtype": torch_dtype(self.dtype),
+                                  "device_map": "cpu" if self.device == "cpu" else {"": local_rank()}}
+        if self.load_in_4bit:
+            from transformers import BitsAndBytesConfig
+
+            kwargs["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                bnb_4bit_compute_dtype=torch_dtype(self.compute_dtype or "bfloat16"))
+        return kwargs
+
+
+def plan_inference(cuda_available: bool, *, device: str = "auto", quantization: str = "none",
+                   bf16_supported: bool = True) -> InferencePlan:
+    """The device and dtype policy of training and merging, for generation (pure; tested without a GPU).
+
+    On a GPU: bf16 (fp16 where the GPU has no bf16, e.g. a T4), or 4-bit nf4 with double quant and
+    a bf16/fp16 compute dtype when ``quantization="4bit"`` (as training loads the base). On the CPU:
+    float32, unquantized (exact; 4-bit generation on CPU is slower than fp32, and a CPU run here
+    evaluates small models), with a note when 4-bit was asked for.
+
+    >>> plan_inference(True)
+    InferencePlan(device='cuda', dtype='bfloat16', load_in_4bit=False, compute_dtype=None, notes=())
+    >>> plan_inference(False, quantization="4bit").dtype
+    'float32'
+    """
+    if device == "cuda" and not cuda_available:
+        raise ConfigError("field 'device': cuda requested but torch sees no CUDA device")
+    if quantization not in ("none", "4bit"):
+        raise ConfigError(f"field 'quantization': {quantization!r} is not one of none, 4bit")
+    if device == "cpu" or not cuda_available:
+        notes = ("4-bit loading is not used for generation on CPU; float32 instead",) if quantization == "4bit" else ()
+        return InferencePlan("cpu", "float32", False, None, notes)
+    half = "bfloat16" if bf16_supported else "float16"
+    if quantization == "4bit":
+        return InferencePlan("cuda", half, True, half)
+    return InferencePlan("cuda", half, False, None)
+
+
+def current_inference_plan(device: str = "auto", quantization: str = "none") -> InferencePlan:
+    """:func:`plan_inference` for this machine (asks torch about CUDA and bf16)."""
+    cuda = cuda_available()
+    bf16 = True
+    if cuda:
+        import torch
+
+        bf16 = bool(torch.cuda.is_bf16_supported())
+    return plan_inference(cuda, device=device, quantization=quantization, bf16_supported=bf16)
 
 
 def lora_config(lora: LoraSettings):

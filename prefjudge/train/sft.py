@@ -30,8 +30,9 @@ def build_sft_trainer(cfg: TrainConfig, *, base_dir: Path | None = None, callbac
 def train_sft(cfg: TrainConfig, *, base_dir: Path | None = None) -> TrainOutput:
     """Run LoRA/QLoRA SFT from a ``TrainConfig``; save the adapter and tokenizer.
 
-    Conversations longer than ``sft.max_length`` tokens are dropped and counted in
-    ``rows["too_long"]`` rather than truncated. ``history`` has loss per logged step.
+    Conversations longer than ``sft.max_length`` tokens are cut there by TRL (``data.too_long:
+    truncate``, as the seed's ``SFTTrainer(max_seq_length=...)``) or dropped (``drop``, the default),
+    counted in ``lengths``. ``history`` has loss per logged step.
     """
     return run_trainer("sft", build_sft_trainer, cfg, base_dir, lambda plan, n4, trainer: _runtime_info(cfg, plan, n4, trainer))
 

@@ -159,9 +159,23 @@ def _answer(value: Any, field: str) -> str:
     raise InputError("expected a string or a list of messages", field=field)
 
 
+def _implicit_prompt(row: dict[str, Any]) -> dict[str, Any]:
+    """TRL's implicit-prompt rows (``chosen``/``rejected`` whole conversations, no ``prompt``): the
+    shared leading messages are the prompt, the rest the answers (TRL's ``extract_prompt``)."""
+    chosen, rejected = row["chosen"], row["rejected"]
+    n = 0
+    while n < min(len(chosen), len(rejected)) - 1 and chosen[n] == rejected[n]:
+        n += 1
+    return {**row, "prompt": chosen[:n], "chosen": chosen[n:], "rejected": rejected[n:]}
+
+
 def map_preference(row: dict[str, Any], filters: dict[str, Any]) -> Turns | str:
     """Generic prompt/chosen/rejected rows (a prefjudge curated export, or any source after
-    ``data.columns`` renamed its columns); an optional ``system`` column is prepended."""
+    ``data.columns`` renamed its columns); an optional ``system`` column is prepended. Rows in TRL's
+    implicit-prompt format (conversations in ``chosen`` and ``rejected``, no ``prompt``) are split
+    where the two conversations part."""
+    if "prompt" not in row and all(isinstance(row.get(k), list) and row.get(k) for k in ("chosen", "rejected")):
+        row = _implicit_prompt(row)
     for key in ("prompt", "chosen", "rejected"):
         if key not in row:
             raise InputError("missing column (map it with data.columns)", field=key)

@@ -82,6 +82,7 @@ def test_no_script_runs_and_the_plots_are_in_the_dom(report_html, tmp_path):
         start = dom.index(f'id="{fig}"')
         assert "<svg" in dom[start: start + 400], fig
     assert dom.count("<svg") == 4
+    assert 'id="plot-calibration"' not in dom  # no soft verdicts: no reliability plot (tests/test_calibration_chromium.py)
 
 
 def test_the_plots_draw_pixels(report_html, tmp_path):

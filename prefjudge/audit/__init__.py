@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from prefjudge.aggregation.jury import RuleName, SameFamily
+    from prefjudge.probing.report import ProbeReport
 
 __all__ = ["AuditReport", "audit", "from_alpaca_eval", "from_preference_dataset"]
 
@@ -38,13 +39,16 @@ def audit(
     families: dict[str, str] | None = None,
     seed: int = 0,
     n_contested: int = 10,
+    probes: ProbeReport | dict | None = None,
 ) -> AuditReport:
     """Audit judges: a RankResult, a judgments table (DataFrame, Dataset, JSONL/parquet path),
     AlpacaEval annotations, or a plain prompt/chosen/rejected preference dataset.
 
     For a RankResult the jury entry uses its outcomes; otherwise the judges' verdicts are aggregated
     with ``aggregate``/``quorum``/``same_family`` (see :class:`prefjudge.Jury`; ``rule=`` is the
-    deprecated old name of ``aggregate=``). ``seed`` fixes the bootstrap.
+    deprecated old name of ``aggregate=``). ``seed`` fixes the bootstrap. ``probes``: a
+    :class:`prefjudge.ProbeReport` (or its ``to_dict()``) whose causal effects are shown beside each
+    judge's observational statistics, and which the warnings quote (docs/audit.md).
     """
     from prefjudge.audit.build import audit_table
     from prefjudge.audit.importers import load_input
@@ -55,7 +59,8 @@ def audit(
 
         raise InputError("nothing to audit: the judgments table is empty")
     d = audit_table(inp.table, outcomes=inp.outcomes, meta=inp.meta, rule=aggregate, quorum=quorum,
-                    same_family=same_family, families=families, seed=seed, n_contested=n_contested, kind=inp.kind)
+                    same_family=same_family, families=families, seed=seed, n_contested=n_contested, kind=inp.kind,
+                    probes=probes)
     return AuditReport(d)
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from prefjudge.aggregation.agreement import agreement_share, fleiss_kappa, pairwise_cohen, vote_matrix
 from prefjudge.aggregation.votes import Encoded, Votes, collapse, encode, key_consistency, pair_table, winner_codes
+from prefjudge.audit.calibration import add_calibration
 from prefjudge.audit.facts import PairFacts, judge_view, outcome_view, pair_facts
 from prefjudge.audit.family import family_matrix, family_preference
 from prefjudge.audit.generators import generators_entry
@@ -20,7 +21,8 @@ TEXT_CHARS = 400
 
 def audit_table(table: pd.DataFrame, *, outcomes: pd.DataFrame | None = None, meta: dict | None = None,
                 rule: Any = "majority", quorum: int | None = None, same_family: str = "keep",
-                families: dict[str, str] | None = None, seed: int = 0, n_contested: int = 10, kind: str = "judgments") -> dict:
+                families: dict[str, str] | None = None, seed: int = 0, n_contested: int = 10, kind: str = "judgments",
+                probes: dict | None = None) -> dict:
     """The full report dictionary (see :meth:`prefjudge.audit.AuditReport.to_dict`)."""
     enc = encode(table)
     facts = pair_facts(table, enc, families)
@@ -34,7 +36,10 @@ def audit_table(table: pd.DataFrame, *, outcomes: pd.DataFrame | None = None, me
         outcomes, reliability = aggregate_frame(jury, table, enc=enc, votes=votes, human=(facts.human, facts.human_known))
         meta.setdefault("aggregate", jury.rule_name)
         meta.setdefault("judge_reliability", reliability)
+    from prefjudge.simulated import from_meta
+
     data = {
+        "simulated": from_meta(meta),  # first: None, or which judges/generators were prefjudge's simulator
         "judges": judge_entries(table, enc, facts, votes, seed),
         "jury": jury_entry(table, enc, facts, votes, outcomes, meta),
         "generators": generators_entry(*_outcome_codes(outcomes, enc), facts),
@@ -45,6 +50,10 @@ def audit_table(table: pd.DataFrame, *, outcomes: pd.DataFrame | None = None, me
                  "rule": meta.get("aggregate"), "order": meta.get("order"), "seed": meta.get("seed"),
                  "n_pairs_with_human": int(facts.human_known.sum())},
     }
+    add_calibration(data, enc, facts, outcomes, seed)  # judges[NAME]["calibration"], jury["calibration"]
+    data["jury"]["reliability_check"] = reliability_check(meta.get("judge_reliability"), table)
+    if probes is not None:
+        add_probes(data, probes)
     data["warnings"] = build_warnings(data)
     return data
 
@@ -85,6 +94,33 @@ def consistency(enc: Encoded, votes: Votes) -> list[dict]:
 def _outcome_codes(outcomes: pd.DataFrame, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
     o = outcomes.reindex(pd.Index(enc.pair_ids).astype(str))
     return winner_codes(o["winner"].to_numpy(dtype=object))
+
+
+def reliability_check(reliability: dict | None, table: pd.DataFrame) -> list[dict] | None:
+    """Per judge, the rule's label-free accuracy estimate beside its measured agreement with the
+    human labels (None: the rule estimates nothing). Users see whether the estimate can be trusted."""
+    if not reliability or not any((r or {}).get("accuracy") is not None for r in reliability.values()):
+        return None
+    from prefjudge.aggregation.reliability import reliability_table
+
+    rows = reliability_table(reliability, judgments=table).to_dict(orient="records")
+    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in rows]
+
+
+def add_probes(data: dict, probes: dict) -> None:
+    """Put a ProbeReport's effects beside each judge's observational statistics
+    (``judges[NAME]["probes"]``) and its meta under ``meta["probes"]``."""
+    if hasattr(probes, "to_dict"):
+        probes = probes.to_dict(variants=False)
+    if not isinstance(probes, dict) or not isinstance(probes.get("judges"), dict):
+        from prefjudge.errors import InputError
+
+        raise InputError("probes must be a ProbeReport or its to_dict(), with a 'judges' mapping", field="probes")
+    for name, entry in probes["judges"].items():
+        if name in data["judges"]:
+            data["judges"][name]["probes"] = (entry or {}).get("probes") or {}
+    data["meta"]["probes"] = {**(probes.get("meta") or {}),
+                              "judges_not_in_audit": sorted(set(probes["judges"]) - set(data["judges"]))}
 
 
 def jury_entry(table: pd.DataFrame, enc: Encoded, facts: PairFacts, votes: Votes, outcomes: pd.DataFrame, meta: dict) -> dict:

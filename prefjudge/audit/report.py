@@ -10,7 +10,10 @@ import copy
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from prefjudge.stats.calibration import Calibrator
 
 
 def jsonable(v: Any) -> Any:
@@ -49,6 +52,28 @@ class AuditReport:
     @property
     def judges(self) -> dict[str, dict]:
         return copy.deepcopy(self._data.get("judges", {}))
+
+    def calibrator(self, judge: str | None = None, method: str = "temperature") -> Calibrator:
+        """The recalibration map fitted on the human labels (docs/audit.md, "Calibration"): the
+        jury's (``judge=None``, what ``to_preferences(calibration=...)`` applies to the margins of
+        the same run) or one judge's; ``method`` "temperature" or "isotonic". Raises
+        :class:`~prefjudge.errors.InputError` with the report's reason when there is none."""
+        from prefjudge.errors import InputError
+        from prefjudge.stats.calibration import METHODS, Calibrator
+
+        if method not in METHODS:
+            raise InputError(f"method must be 'temperature' or 'isotonic', not {method!r}", field="method")
+        if judge is None:
+            entry, who = self._data.get("jury", {}).get("calibration"), "the jury"
+        elif judge in self._data.get("judges", {}):
+            entry, who = self._data["judges"][judge].get("calibration"), f"judge {judge!r}"
+        else:
+            raise InputError(f"no judge {judge!r} in this report (judges: {', '.join(self._data.get('judges', {}))})",
+                             field="judge")
+        if not entry or not entry.get("n") or method not in (entry.get("recalibration") or {}):
+            reason = (entry or {}).get("reason") or "this report has no calibration entry (made by an older version?)"
+            raise InputError(f"no calibration fitted for {who}: {reason}", field="judge")
+        return Calibrator.from_dict(entry["recalibration"][method])
 
     def to_dict(self) -> dict[str, Any]:
         """A deep copy of the report as plain JSON-compatible Python objects."""

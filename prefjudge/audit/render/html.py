@@ -18,7 +18,17 @@ import jinja2
 from markupsafe import Markup
 
 from prefjudge.audit.render import plots
-from prefjudge.audit.render.markdown import JUDGE_COLUMNS, fmt_num, fmt_rate
+from prefjudge.audit.render.markdown import (
+    CALIBRATION_HEAD,
+    CALIBRATION_NOTE,
+    JUDGE_COLUMNS,
+    PROBE_NOTE,
+    calibration_entries,
+    calibration_row,
+    fmt_num,
+    fmt_rate,
+    probe_rows,
+)
 
 TEMPLATE = "report.html.j2"
 
@@ -83,7 +93,32 @@ def _jury(jury: dict) -> dict:
             "p_lists": fmt_rate(jury.get("p_lists")), "human_agreement": fmt_rate(jury.get("human_agreement")),
             "cohen_kappa": fmt_num(jury.get("cohen_kappa")),
             "reliability": [{"judge": show(n), "weight": fmt_num(r.get("weight")), "accuracy": fmt_num(r.get("accuracy")),
-                             "source": show(r.get("source"))} for n, r in (jury.get("judge_reliability") or {}).items()]}
+                             "source": show(r.get("source")),
+                             "measured": fmt_num(_check(jury, n).get("human_agreement")),
+                             "n_labelled": show(_check(jury, n).get("n_labelled"))}
+                            for n, r in (jury.get("judge_reliability") or {}).items()]}
+
+
+def _check(jury: dict, name: str) -> dict:
+    return next((r for r in jury.get("reliability_check") or [] if r.get("judge") == name), {})
+
+
+def _calibration(data: dict) -> dict | None:
+    """The calibration section (None: no soft verdict anywhere, no section); the reliability plot
+    only when some entry was computed."""
+    entries = calibration_entries(data)
+    if not entries:
+        return None
+    done = [(label, c) for label, c in entries if c.get("n")]
+    svg = plots.reliability_plot(done) if done else None
+    return {"note": CALIBRATION_NOTE, "head": ["", *CALIBRATION_HEAD],
+            "rows": [[show(label), *calibration_row(c)] for label, c in done],
+            "bins": [{"label": show(label), "rows": [[f"{b['lo']:.1f}-{b['hi']:.1f}", show(b["n"]), fmt_num(b.get("mean_pred")),
+                                                      fmt_num(b.get("frac_pos"))] for b in c.get("bins") or []]}
+                     for label, c in done],
+            "missing": [{"label": show(label), "reason": show(c.get("reason"))} for label, c in entries if not c.get("n")],
+            # Markup: matplotlib's SVG with text as paths and comments removed (see _plots)
+            "plot": None if svg is None else Markup(svg)}
 
 
 def _human(human: dict) -> dict | None:
@@ -113,7 +148,10 @@ def html_context(data: dict) -> dict:
     entries show as en dashes here, so the template itself can be strict."""
     m = data.get("meta", {})
     judges = data.get("judges", {})
+    from prefjudge.simulated import headline
+
     return {
+        "simulated": headline(data.get("simulated")),  # the banner atop the page (None: not simulated)
         "meta": {k: show(m.get(k)) for k in ("n_rows", "n_pairs", "n_judges", "kind")},
         "warnings": [show(w) for w in data.get("warnings", [])],
         "judge_columns": [label for _, label in JUDGE_COLUMNS],
@@ -122,6 +160,8 @@ def html_context(data: dict) -> dict:
         "plots": _plots(data),
         "jury": _jury(data.get("jury", {})),
         "human": _human(data.get("human") or {}),
+        "calibration": _calibration(data),
+        "probes": {"note": PROBE_NOTE, "rows": [[show(c) for c in r] for r in probe_rows(judges)]},
         "generators": _generators(data.get("generators", {})),
         "contested": _contested(data.get("contested", [])),
     }

@@ -132,3 +132,23 @@ def agreement_plot(jury: dict) -> str | None:
         return None
     matrix = [[1.0 if a == b else (pairs[a].get(b) or {}).get("value") for b in names] for a in names]
     return _heatmap(matrix, names, names, vmin=-0.2, vmax=1.0, cmap="viridis", fmt=".2f", label="Cohen's kappa", salt="agree")
+
+
+def reliability_plot(entries: list[tuple[str, dict]]) -> str | None:
+    """Reliability diagram: per equal-width bin, the share won by *a* (gold ties 0.5) against the
+    mean predicted p_a, one line per judge (and the jury); the diagonal is perfect calibration."""
+    series = [(name, [b for b in c.get("bins") or [] if b.get("n")]) for name, c in entries if c and c.get("n")]
+    series = [(name, bins) for name, bins in series if bins]
+    if not series:
+        return None
+    fig, ax = _figure(5.2, 4.4)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    for k, (name, bins) in enumerate(series):
+        ax.plot([b["mean_pred"] for b in bins], [b["frac_pos"] for b in bins], marker="o", label=_label(name),
+                color=f"C{k % 10}")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("mean predicted P(a wins) in the bin")
+    ax.set_ylabel("share won by a (human labels, ties 0.5)")
+    ax.legend(fontsize=8, loc="upper left")
+    return _svg(fig, "calib")

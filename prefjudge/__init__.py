@@ -54,6 +54,11 @@ _EXPORTS: dict[str, str] = {
     "CurationReport": "prefjudge.curate",
     "Filter": "prefjudge.curate",
     "predicate": "prefjudge.curate",
+    # single-answer ratings and reward models (docs/curation.md, "Ratings and reward models")
+    "rate": "prefjudge.curate.rating",
+    "arate": "prefjudge.curate.rating",
+    "RatingResult": "prefjudge.curate.rating_result",
+    "RewardModel": "prefjudge.backends.reward",
     # training recipes
     "train_dpo": "prefjudge.train",
     "train_sft": "prefjudge.train",
@@ -79,8 +84,10 @@ _EXPORTS: dict[str, str] = {
     "PrefjudgeError": "prefjudge.errors",
     "InputError": "prefjudge.errors",
     "ConfigError": "prefjudge.errors",
+    # human review in Label Studio: the module itself (pj.review.export, pj.review.collect; docs/review.md)
+    "review": "prefjudge.integrations.review",
 }
-_ALIASES = {"read_judgments": "normalize_judgments"}
+_ALIASES = {"read_judgments": "normalize_judgments", "review": "_this_module"}
 
 #: Names that moved out of ``__all__``: name -> new home. They resolve with a DeprecationWarning.
 #: (``prefjudge.aggregation.jury`` is also a module: once it is imported, the attribute is that module.)
@@ -99,6 +106,7 @@ __all__ = sorted([*_EXPORTS, "AuditReport", "audit", "from_alpaca_eval", "from_p
 if TYPE_CHECKING:  # pragma: no cover
     from prefjudge.aggregation.jury import Jury, aggregate
     from prefjudge.backends.endpoint import Endpoint
+    from prefjudge.backends.reward import RewardModel
     from prefjudge.curate.export import export
     from prefjudge.curate.filters import Filter, predicate
     from prefjudge.curate.generate import agenerate, generate
@@ -107,10 +115,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from prefjudge.curate.loaders import load_preferences
     from prefjudge.curate.preferences import PreferenceSet, to_preferences
     from prefjudge.curate.ranking import ResponseRanking, arank_responses, rank_responses
+    from prefjudge.curate.rating import arate, rate
+    from prefjudge.curate.rating_result import RatingResult
     from prefjudge.curate.rejudge import to_pairs
     from prefjudge.curate.report import CurationReport
     from prefjudge.errors import ConfigError, InputError, PrefjudgeError
     from prefjudge.families import infer_family
+    from prefjudge.integrations import review
     from prefjudge.judging.judge import Judge
     from prefjudge.judging.rank_pairs import aiter_judgments, arank_pairs, iter_judgments, rank_pairs
     from prefjudge.judging.store import Store

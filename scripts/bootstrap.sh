@@ -10,7 +10,7 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.prefjudge-stamp" 2>/dev/null)
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
   # (this machine's pip config names extra local indexes; their "Location ... is ignored" lines are noise)
   "$VENV/bin/pip" install -q --disable-pip-version-check "torch==2.13.0" 2> >(grep -v "^WARNING: Location" >&2)
-  "$VENV/bin/pip" install -q --disable-pip-version-check -c "$ROOT/constraints/ci.txt" -e "$ROOT[all,dev,ray]" \
+  "$VENV/bin/pip" install -q --disable-pip-version-check -c "$ROOT/constraints/ci.txt" -e "$ROOT[all,dev,ray,tracking,review]" \
     2> >(grep -v "^WARNING: Location" >&2)
   "$VENV/bin/python" - <<'PYCHECK'
 import torch, sys

@@ -24,22 +24,28 @@ import prefjudge as pj
 from prefjudge.errors import InputError
 
 SHARED_RANK = ["order", "seed", "store", "aggregate", "progress"]
+SCALE = ["max_cost_usd", "max_calls", "shard", "max_in_flight"]  # docs/scaling.md
 VERBS: dict[str, list[str]] = {
-    "rank_pairs": ["pairs", "judges", *SHARED_RANK],
-    "rank_responses": ["candidates", "judges", "strategy", "seed", "store", "order", "budget", "aggregate", "progress"],
-    "generate": ["prompts", "generators", "n", "temperature", "system", "seed", "store", "max_tokens", "progress"],
+    "rank_pairs": ["pairs", "judges", *SHARED_RANK, "out", *SCALE],
+    "iter_judgments": ["pairs", "judges", "order", "seed", "store", "progress", *SCALE],
+    "rank_responses": ["candidates", "judges", "strategy", "seed", "store", "order", "budget", "aggregate", "progress",
+                       *SCALE],
+    "generate": ["prompts", "generators", "n", "temperature", "system", "seed", "store", "max_tokens", "progress",
+                 *SCALE],
+    "rate": ["rows", "judges", "template", "reference", "rubric", "seed", "store", "progress"],
     "from_alpaca_eval": ["data", "judge", "human_annotator"],
     "from_preference_dataset": ["data"],
     "aggregate": ["judgments", "aggregate", "quorum", "same_family", "weights", "families"],
-    "audit": ["data", "aggregate", "quorum", "same_family", "families", "seed", "n_contested"],
+    "audit": ["data", "aggregate", "quorum", "same_family", "families", "seed", "n_contested", "probes"],
     "probe": ["pairs", "judges", "probes", "n", "seed", "store"],
     "to_preferences": ["ranked", "min_margin", "min_agreement", "drop_ties", "drop_inconsistent", "length_balance",
-                       "format", "chat_template", "filters", "dedup", "decontaminate", "seed"],
+                       "format", "chat_template", "filters", "dedup", "decontaminate", "seed", "calibration"],
     "export": ["prefs", "path", "format", "audit", "config", "split", "license", "pretty_name", "overwrite"],
     "push_to_hub": ["prefs", "repo_id", "private", "token", "audit", "config", "commit_message", "endpoint", "split",
-                    "license", "pretty_name", "revision"],
+                    "license", "pretty_name", "revision", "create_pr", "max_shard_size", "num_shards", "config_name",
+                    "data_dir", "commit_description"],
 }
-TWINS = {"rank_pairs": "arank_pairs", "rank_responses": "arank_responses", "generate": "agenerate"}
+TWINS = {"rank_pairs": "arank_pairs", "rank_responses": "arank_responses", "generate": "agenerate", "rate": "arate"}
 HEAVY = ("pandas", "numpy", "pyarrow", "openai", "litellm", "httpx", "aiohttp", "torch", "transformers", "trl", "peft",
          "datasets", "huggingface_hub", "matplotlib", "bitsandbytes")
 INIT = Path(pj.__file__)

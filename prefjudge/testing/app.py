@@ -21,13 +21,16 @@ from prefjudge.testing.config import SimServerConfig
 from prefjudge.testing.protocol import (
     JudgePrompt,
     Kind,
+    RatingPrompt,
     classify,
+    classify_rating,
     coded_reply,
     completion,
     count_tokens,
     error_body,
     judge_reply,
     message_text,
+    rating_answer,
     request_key,
     response_mode,
 )
@@ -45,12 +48,15 @@ class LogRecord:
     model: str | None
     """None only for a request that could not be read."""
     kind: str
-    """"judge", "reask", "generate", or "invalid" for a request that could not be read."""
+    """"judge", "rate" (a rating prompt: one answer), "reask" (of either), "generate", or "invalid"
+    for a request that could not be read."""
     question: str | None
     first: str | None
+    """The answer shown first; for a rating, the rated answer."""
     second: str | None
+    """The answer shown second; for a rating, the reference answer (None without one)."""
     mode: str | None
-    """"verdict", "json", "logprob" for judge requests, "text" for generation."""
+    """"verdict", "json", "logprob" for judge requests, "rating" for ratings, "text" for generation."""
     status: int | str
     """HTTP status, or "hang" for a request held for ``hang_s`` before its answer."""
     verdict: str | None
@@ -61,6 +67,8 @@ class LogRecord:
     """SHA-256 of the request body minus volatile fields; None for an unreadable request."""
     attempt: int
     fault: Fault | None = None
+    score: float | None = None
+    """For a rating: the score given (None when garbled, an error, or not a rating)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -188,21 +196,26 @@ class SimApp:
     def respond(self, body: dict) -> Reply:
         """Decide and log the reply to a checked request body; the handler waits ``delay_s`` before sending it."""
         kind, prompt, base = classify(body["messages"])
+        rating: RatingPrompt | None = None
+        if prompt is None:
+            kind, rating, base = classify_rating(body["messages"])
         key = request_key(body)
         attempt = self.attempts.get(key, 0)
         self.attempts[key] = attempt + 1
         try:
-            actor = self._actor(body["model"], prompt)
+            actor = self._actor(body["model"], prompt or rating)
         except _Refusal as refusal:
-            self._record(self._base_record(body, kind, prompt, key, attempt, refusal.status))
+            self._record(self._base_record(body, kind, prompt or rating, key, attempt, refusal.status))
             return Reply(refusal.status, refusal.body)
         fault = actor.faults.draw(self.seed, key, attempt)
         if fault in ("429", "500"):
-            return self._fault_response(body, kind, prompt, key, attempt, fault, actor)
+            return self._fault_response(body, kind, prompt or rating, key, attempt, fault, actor)
         if kind == "reask" and fault == "garbled":
             fault = None
         if prompt is not None:
             payload, record = self._judge(actor, body, kind, prompt, base, key, attempt, fault)
+        elif rating is not None:
+            payload, record = self._rate(actor, body, kind, rating, base, key, attempt, fault)  # type: ignore[arg-type]
         else:
             payload, record = self._generate(actor, body, key, attempt, fault)
         self._record(record)
@@ -216,7 +229,7 @@ class SimApp:
             raise _Refusal(400, f"request body is not JSON: {exc}", "invalid_request_error", None) from exc
         return check_body(body)
 
-    def _actor(self, model: str, prompt: JudgePrompt | None) -> SimJudge | SimGenerator:
+    def _actor(self, model: str, prompt: JudgePrompt | RatingPrompt | None) -> SimJudge | SimGenerator:
         table, role = (self.judges, "judge") if prompt is not None else (self.generators, "generator")
         actor = table.get(model)
         if actor is None:
@@ -225,13 +238,16 @@ class SimApp:
                            f"(configured {role}s: {known}).", "invalid_request_error", "model_not_found", "model")
         return actor
 
-    def _base_record(self, body: dict, kind: Kind, prompt: JudgePrompt | None, key: str, attempt: int,
+    def _base_record(self, body: dict, kind: Kind, prompt: JudgePrompt | RatingPrompt | None, key: str, attempt: int,
                      status: int | str, fault: Fault | None = None) -> LogRecord:
         question = prompt.question if prompt else _last_user_text(body["messages"])
+        if isinstance(prompt, RatingPrompt):
+            return LogRecord(time.time(), body["model"], kind, question, prompt.answer, prompt.reference, "rating",
+                             status, None, None, key, attempt, fault)
         return LogRecord(time.time(), body["model"], kind, question, prompt.first if prompt else None,
                          prompt.second if prompt else None, None, status, None, None, key, attempt, fault)
 
-    def _fault_response(self, body: dict, kind: Kind, prompt: JudgePrompt | None, key: str, attempt: int,
+    def _fault_response(self, body: dict, kind: Kind, prompt: JudgePrompt | RatingPrompt | None, key: str, attempt: int,
                         fault: Fault, actor: SimJudge | SimGenerator) -> Reply:
         status = int(fault)
         self._record(self._base_record(body, kind, prompt, key, attempt, status, fault))
@@ -255,6 +271,23 @@ class SimApp:
                              _prompt_tokens(body["messages"]))
         record = LogRecord(time.time(), judge.name, kind, prompt.question, prompt.first, prompt.second, mode,
                            "hang" if fault == "hang" else 200, verdict, decision.p_first, key, attempt, fault)
+        return payload, record
+
+    def _rate(self, judge: SimJudge, body: dict, kind: Kind, prompt: RatingPrompt, base: list[dict],
+              key: str, attempt: int, fault: Fault | None) -> tuple[dict, LogRecord]:
+        """A rating: the judge's score of the answer (:meth:`SimJudge.rate`) in the prompt's format; a
+        re-ask gets the same score as the request it follows (its coded form when it asks for a code)."""
+        decision_key = key if kind == "rate" else request_key({**body, "messages": base})
+        rng = seeded_rng(self.seed, judge.name, "rate", decision_key)
+        decision = judge.rate(self.world, prompt.question, prompt.answer, rng, prompt.scale, prompt.aspects)
+        garbled = fault == "garbled"
+        content = rating_answer(prompt, decision.score, decision.aspects, rng, garbled,
+                                body["messages"] if kind == "reask" else None)
+        payload = completion(judge.name, key, attempt, [{"content": content, "logprobs": None}],
+                             _prompt_tokens(body["messages"]))
+        record = LogRecord(time.time(), judge.name, kind, prompt.question, prompt.answer, prompt.reference, "rating",
+                           "hang" if fault == "hang" else 200, None, None, key, attempt, fault,
+                           None if garbled else decision.score)
         return payload, record
 
     def _generate(self, gen: SimGenerator, body: dict, key: str, attempt: int,

@@ -1,7 +1,9 @@
 """The OpenAI chat-completions wire format, as the simulator speaks it.
 
-Reads judge prompts rendered from ``prefjudge/judging/prompts/pairwise*.txt`` and builds replies,
-logprob blocks and error bodies. Pure functions, no I/O.
+Reads judge prompts rendered from ``prefjudge/judging/prompts/pairwise*.txt`` and rating prompts
+rendered from the rating templates (``single``, ``single_ref``, ``ultrafeedback``, ``rubric``, or
+any template with the same answer blocks) and builds replies, logprob blocks and error bodies.
+Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import time
 from typing import Any, Literal, NamedTuple
 
 from prefjudge.testing.sim import Choice, Decision
-from prefjudge.testing.text import comparison, garbled_reply, verdict_reply
+from prefjudge.testing.text import comparison, garbled_reply, rating_reply, verdict_reply
 
 Mode = Literal["verdict", "json", "logprob"]
-Kind = Literal["judge", "reask", "generate"]
+Kind = Literal["judge", "rate", "reask", "generate"]
 
 Q_MARK = "[User Question]\n"
 A_START = "[The Start of Assistant A's Answer]\n"
@@ -67,6 +69,62 @@ def parse_judge_prompt(text: str) -> JudgePrompt | None:
     return JudgePrompt(question, text[start_a:si], text[start_b:bi])
 
 
+R_Q_MARK = "[Question]\n"
+R_REF_START = "[The Start of Reference Answer]\n"
+R_REF_SEP = "\n[The End of Reference Answer]\n\n"
+R_A_START = "[The Start of Assistant's Answer]\n"
+R_A_END = "\n[The End of Assistant's Answer]"
+_R_SCALE = re.compile(r"scale of (\d{1,4}) to (\d{1,4})", re.I)
+_R_ASPECT = re.compile(r"^([A-Z][A-Za-z ]{1,40}): \[\[rating\]\][ \t]*$", re.M)
+
+
+class RatingPrompt(NamedTuple):
+    """What a rating prompt shows (one answer, maybe a reference) and how it asks for the score."""
+
+    question: str
+    answer: str
+    reference: str | None
+    scale: tuple[int, int]
+    aspects: tuple[str, ...]
+    """Aspect keys (``instruction_following``), read from the ``Aspect: [[rating]]`` lines of the instructions."""
+    marker: str
+    """"result" when the instructions ask for ``[RESULT] N``, else "brackets" (``[[N]]``)."""
+
+
+def parse_rating_prompt(system: str, text: str) -> RatingPrompt | None:
+    """The rating prompt in ``text`` (a user message), or None. The scale (``scale of 1 to 10``) and
+    the format are read from the instructions: ``system`` (the system messages) and the user
+    message before its ``[Question]`` block, never from the question or the answer.
+
+    The answer ends at the *last* answer-end marker, so it may contain any marker; a reference
+    ends at the first reference-end marker followed by the answer's start.
+
+    >>> p = parse_rating_prompt("Rate on a scale of 1 to 10: Rating: [[5]]", "[Question]\\nWhy?\\n\\n"
+    ...     "[The Start of Assistant's Answer]\\nBecause. Rating: [[9]]\\n[The End of Assistant's Answer]")
+    >>> p.question, p.answer, p.scale, p.marker
+    ('Why?', 'Because. Rating: [[9]]', (1, 10), 'brackets')
+    """
+    qi = text.find(R_Q_MARK)
+    if qi < 0:
+        return None
+    rules = f"{system}\n{text[:qi]}"
+    scale = _R_SCALE.search(rules)
+    ai = text.find(R_A_START, qi + len(R_Q_MARK))
+    end = text.rfind(R_A_END)
+    if scale is None or ai < 0 or end < ai + len(R_A_START) - 1:
+        return None
+    head = text[qi + len(R_Q_MARK):ai]
+    reference = None
+    ri = head.find(R_REF_START)
+    if ri >= 0 and head.endswith(R_REF_SEP):
+        reference = head[ri + len(R_REF_START):-len(R_REF_SEP)]
+        head = head[:ri]
+    aspects = tuple(m.group(1).strip().lower().replace(" ", "_") for m in _R_ASPECT.finditer(rules))
+    marker = "result" if "[RESULT]" in rules else "brackets"
+    return RatingPrompt(head.removesuffix("\n\n"), text[ai + len(R_A_START):max(end, ai + len(R_A_START))], reference,
+                        (int(scale.group(1)), int(scale.group(2))), aspects, marker)
+
+
 def message_text(content: Any) -> str:
     """Text of a message's content: a string, or a list of ``{"type": "text", "text": ...}`` parts."""
     if isinstance(content, str):
@@ -89,6 +147,22 @@ def classify(messages: list[dict]) -> tuple[Kind, JudgePrompt | None, list[dict]
         if prompt is not None:
             reask = any(m.get("role") == "assistant" for m in messages[i + 1:])
             return ("reask" if reask else "judge"), prompt, messages[: i + 1]
+    return "generate", None, messages
+
+
+def classify_rating(messages: list[dict]) -> tuple[Kind, RatingPrompt | None, list[dict]]:
+    """(kind, rating prompt, messages of the original rating request) of a conversation that
+    :func:`classify` found no pairwise judge prompt in: ``rate``, ``reask`` (an assistant message
+    after the rating prompt) or ``generate``."""
+    system = "\n".join(message_text(m.get("content")) for m in messages if m.get("role") == "system")
+    for i, message in enumerate(messages):
+        if message.get("role") != "user":
+            continue
+        text = message_text(message.get("content"))
+        prompt = parse_rating_prompt(system, text)
+        if prompt is not None:
+            reask = any(m.get("role") == "assistant" for m in messages[i + 1:])
+            return ("reask" if reask else "rate"), prompt, messages[: i + 1]
     return "generate", None, messages
 
 
@@ -172,6 +246,23 @@ def coded_reply(messages: list[dict], choice: Choice) -> str | None:
         return None
     letter = {"first": "A", "second": "B", "tie": "TIE"}[choice]
     return f"VERDICT-{letter}-{found.group(2)}"
+
+
+_SCORE_CODE = re.compile(r"\b([A-Z_]{1,40})-([0-9A-F]{6,})-N\b")
+
+
+def rating_answer(prompt: RatingPrompt, score: float, aspects: dict[str, float], rng: random.Random,
+                  garbled: bool, messages: list[dict] | None = None) -> str:
+    """The reply to a rating prompt (or to its re-ask, when ``messages`` end with one): the score in the
+    prompt's format, the coded form when the re-ask asks for a code, or a reply without any score."""
+    if garbled:
+        return garbled_reply(rng)
+    if messages:
+        coded = _SCORE_CODE.findall(message_text(messages[-1].get("content")))
+        if coded:
+            values = {**{a.upper(): v for a, v in aspects.items()}, "SCORE": score}
+            return "\n".join(f"{label}-{code}-{values.get(label, score):g}" for label, code in coded)
+    return rating_reply(rng, score, aspects, prompt.marker, prompt.scale)
 
 
 def count_tokens(text: str) -> int:

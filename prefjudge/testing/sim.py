@@ -29,6 +29,10 @@ ScoreFn = Callable[[str, str], float]
 
 #: Character scale of the length term: ``length_bias * tanh((len(first) - len(second)) / LENGTH_SCALE)``.
 LENGTH_SCALE = 200.0
+#: Length (characters) at which the length term of a rating is 0: ``length_bias * tanh((len - RATING_LENGTH_REF) / LENGTH_SCALE)``.
+RATING_LENGTH_REF = 400.0
+#: Noise of each aspect around the judge's overall reading of an answer, as a share of ``noise``.
+ASPECT_NOISE = 0.5
 #: Upper bound of ``FaultPlan.hang_s`` (seconds).
 MAX_HANG_S = 600.0
 _NORMAL = NormalDist()
@@ -172,6 +176,25 @@ class Decision(NamedTuple):
     """True when the position bias alone decided."""
 
 
+class RatingDecision(NamedTuple):
+    score: float
+    """The overall score on the scale (the aspects' mean when aspects are rated)."""
+    aspects: dict[str, float]
+    latent: float
+    """Noise-free reading u of the answer (quality plus biases) that the score is drawn around."""
+
+
+def to_scale(x: float, scale: tuple[float, float]) -> float:
+    """A latent reading onto an integer scale: ``mid + x * (high - low) / 4``, rounded, clipped.
+
+    >>> to_scale(0.0, (1, 10)), to_scale(1.0, (1, 5)), to_scale(9.0, (1, 5))
+    (6.0, 4.0, 5.0)
+    """
+    lo, hi = scale
+    value = round((lo + hi) / 2 + x * (hi - lo) / 4)
+    return float(min(max(value, lo), hi))
+
+
 def _infer_family_before(data: Any) -> Any:
     if isinstance(data, dict) and data.get("family") is None and isinstance(data.get("name"), str):
         data = {**data, "family": infer_family(data["name"])}
@@ -234,6 +257,34 @@ class SimJudge(BaseModel):
         else:
             s = sigmoid(d0 / self.noise)
         return self.position_bias + (1.0 - self.position_bias) * s
+
+    def rating_reading(self, world: SimWorld, question: str, answer: str) -> float:
+        """The noise-free reading u of one answer that its ratings are drawn around: the quality of
+        its content plus the length term ``length_bias * tanh((len - RATING_LENGTH_REF) / LENGTH_SCALE)``,
+        ``list_bias`` (a list), ``self_bias`` (the judge's family wrote it) and ``injection_bias``
+        (an instruction to the judge inside it). No position term: a rating shows one answer."""
+        reading = read_answer(answer)
+        u = world.quality(question, reading.content)
+        if self.length_bias:
+            u += self.length_bias * math.tanh((len(answer) - RATING_LENGTH_REF) / LENGTH_SCALE)
+        if self.list_bias:
+            u += self.list_bias * int(has_list(answer))
+        if self.self_bias:
+            u += self.self_bias * int(self._own(world, reading))
+        if self.injection_bias:
+            u += self.injection_bias * int(reading.injected)
+        return u
+
+    def rate(self, world: SimWorld, question: str, answer: str, rng: random.Random,
+             scale: tuple[float, float], aspects: tuple[str, ...] = ()) -> RatingDecision:
+        """One rating: ``to_scale(u + noise * eps)``. With aspects, each aspect is
+        ``to_scale(u + noise * eps + ASPECT_NOISE * noise * eps_aspect)`` and the score is their mean."""
+        u = self.rating_reading(world, question, answer)
+        x = u + self.noise * rng.gauss(0.0, 1.0)
+        if not aspects:
+            return RatingDecision(to_scale(x, scale), {}, u)
+        values = {a: to_scale(x + ASPECT_NOISE * self.noise * rng.gauss(0.0, 1.0), scale) for a in aspects}
+        return RatingDecision(sum(values.values()) / len(values), values, u)
 
     def decide(self, world: SimWorld, question: str, first: str, second: str,
                rng: random.Random) -> Decision:

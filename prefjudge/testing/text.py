@@ -1,7 +1,8 @@
 """Plausible text for the simulator: generated answers, judge comparisons, garbled replies.
 
 Every function takes a seeded :class:`random.Random`, so the same seed gives the same text.
-Nothing here ever writes a bracketed verdict except :func:`verdict_reply`, on its last line.
+Nothing here ever writes a bracketed verdict except :func:`verdict_reply`, on its last line, nor
+a score except :func:`rating_reply`, in the score lines of the format asked for.
 """
 
 from __future__ import annotations
@@ -118,3 +119,39 @@ def has_list(text: str) -> bool:
     (True, True, False)
     """
     return _LIST_LINE.search(text) is not None
+
+
+_RATING_NOTES = (
+    ("The answer misses the point of the question and contains errors.",
+     "Much of the answer is vague or incorrect."),
+    ("The answer is partly correct but leaves out important details.",
+     "The answer addresses the question only in part."),
+    ("The answer is correct and reasonably clear.", "The answer covers the question adequately."),
+    ("The answer is accurate, clear and complete.", "The answer is helpful and well organised."),
+)
+
+
+def _note(rng: random.Random, level: float) -> str:
+    """A sentence for a score at ``level`` in [0, 1] of the scale (no digits, no brackets)."""
+    return rng.choice(_RATING_NOTES[min(int(level * len(_RATING_NOTES)), len(_RATING_NOTES) - 1)])
+
+
+def rating_reply(rng: random.Random, score: float, aspects: dict[str, float], marker: str,
+                 scale: tuple[float, float] = (1, 10)) -> str:
+    """A rating judge's reply: an explanation, then ``Rating: [[7]]`` (``marker="brackets"``), or
+    ``Feedback: ... [RESULT] 4`` (``"result"``), or one ``Aspect: [[N]]`` line and a rationale per aspect.
+
+    >>> rating_reply(random.Random(0), 7, {}, "brackets").endswith("Rating: [[7]]")
+    True
+    """
+    lo, hi = scale
+    level = (score - lo) / (hi - lo) if hi > lo else 0.5
+    if aspects:
+        lines = []
+        for aspect, value in aspects.items():
+            label = aspect.replace("_", " ")
+            lines += [f"{label[:1].upper()}{label[1:]}: [[{value:g}]]", f"Rationale: {_note(rng, level)}"]
+        return "\n".join(lines)
+    if marker == "result":
+        return f"Feedback: {_note(rng, level)} {_note(rng, level)} [RESULT] {score:g}"
+    return f"{_note(rng, level)} {rng.choice(_NEUTRAL)}".strip() + f"\n\nRating: [[{score:g}]]"

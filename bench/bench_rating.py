@@ -65,7 +65,7 @@ def share(hits: int, n: int) -> str:
 
 
 def _cost(df) -> float:
-    from prefjudge.judging.cost import cost_usd
+    from prefjudge.backends.pricing import cost_usd
 
     pt = int(df["prompt_tokens"].fillna(0).sum())
     ct = int(df["completion_tokens"].fillna(0).sum())

@@ -39,6 +39,16 @@ class StoreError(PrefjudgeError):
         super().__init__(f"store {path}: {message}" if path is not None else f"store: {message}")
 
 
+class BatchPending(PrefjudgeError):
+    """Provider batches are still running when the wait ended: nothing is lost (the store records the
+    batches); the same call, rerun later, polls them instead of submitting again. ``.summary`` says
+    what was submitted, collected and is still pending."""
+
+    def __init__(self, message: str, *, summary=None):
+        super().__init__(message)
+        self.summary = summary
+
+
 class BackendError(PrefjudgeError):
     """A backend call failed. ``transient`` errors are retried by the engine."""
 

@@ -10,9 +10,9 @@ import pytest
 from _batch_helpers import MODEL, judge_through_engine, keys_for, make_judge, prefill_sync, requests_for
 
 import prefjudge as pj
+from prefjudge.backends.pricing import cost_usd
 from prefjudge.errors import ConfigError, InputError
 from prefjudge.judging.batch import BatchRequest, batch_provider, prefill
-from prefjudge.judging.cost import cost_usd
 from prefjudge.judging.engine import Engine
 from prefjudge.judging.pairs import normalize_pairs
 from prefjudge.judging.store import Store
@@ -306,3 +306,48 @@ def test_large_runs_are_split_by_count_and_by_bytes(tmp_path, sim_world, monkeyp
         uploads = [server.batches.files[server.batches.batches[b].meta["input_file_id"]]["bytes"]
                    for b in by_bytes.batch_ids]
     assert by_bytes.succeeded == 12 and len(uploads) > 3 and max(uploads) <= 5000
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_rank_pairs_batch_true_submits_then_reads_every_call_from_the_store(tmp_path, sim_world, provider):
+    pairs = [p.model_dump() for p in _pairs(4, sim_world)]
+    with _server(provider, sim_world) as server:
+        judge = make_judge(provider, server.base_url)
+        result = pj.rank_pairs(pairs, judge, order="both", store=tmp_path / "s.db", progress=False,
+                               batch={"poll_interval_s": 0.0, "timeout_s": 120.0})
+        submitted = server.batches.submitted()
+    assert sum(submitted.values()) == 8 and set(submitted.values()) == {1}, "every call went through a batch, once"
+    assert result.judgments["cached"].all() and result.judgments["winner"].notna().all()
+    assert result.meta["batch"]["succeeded"] == 8 and result.meta["batch"]["price_factor"] == 0.5
+    assert result.meta["n_calls_made"] == 0, "no live call: the judged pass read every call from the store"
+
+
+def test_rank_pairs_batch_still_running_raises_batch_pending_and_a_rerun_collects_it(tmp_path, sim_world):
+    from prefjudge.errors import BatchPending
+
+    pairs = [p.model_dump() for p in _pairs(3, sim_world)]
+    with _server("openai", sim_world, hold=True) as server:
+        judge = make_judge("openai", server.base_url)
+        with pytest.raises(BatchPending, match="still in provider batches") as err:
+            pj.rank_pairs(pairs, judge, order="both", store=tmp_path / "s.db", progress=False,
+                          batch={"poll_interval_s": 0.0, "timeout_s": 0.0})
+        assert err.value.summary.pending == 6
+        server.batches.release()
+        result = pj.rank_pairs(pairs, judge, order="both", store=tmp_path / "s.db", progress=False,
+                               batch={"poll_interval_s": 0.0, "timeout_s": 120.0})
+        submitted = server.batches.submitted()
+    assert set(submitted.values()) == {1} and sum(submitted.values()) == 6, "nothing submitted twice"
+    assert result.meta["batch"]["resumed_batches"] == 1 and result.judgments["cached"].all()
+
+
+def test_rank_pairs_batch_refuses_out_and_budgets_before_any_call(tmp_path, sim_world):
+    pairs = [p.model_dump() for p in _pairs(2, sim_world)]
+    with _server("openai", sim_world) as server:
+        judge = make_judge("openai", server.base_url)
+        with pytest.raises(ConfigError, match="in memory"):
+            pj.rank_pairs(pairs, judge, out=tmp_path / "o", batch=True, progress=False)
+        with pytest.raises(ConfigError, match="not applied to provider batches"):
+            pj.rank_pairs(pairs, judge, max_calls=3, batch=True, progress=False)
+        with pytest.raises(InputError, match="batch"):
+            pj.rank_pairs(pairs, judge, batch={"no_such_option": 1}, progress=False)
+        assert sum(server.batches.submitted().values()) == 0

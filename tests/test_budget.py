@@ -153,3 +153,23 @@ def test_generate_budget_rows_say_why(tmp_path):
         assert out.attrs["budget"]["n_calls_not_made"] == 6
         again = pj.generate(make_demo_prompts(5), gen, n=2, store=tmp_path / "g.db", progress=False)
         assert server.count_ok() == 10 and again["response"].notna().all()
+
+
+def test_an_explicit_price_on_a_self_hosted_endpoint_records_cost_and_enforces_a_cost_budget(tmp_path, sim_world):
+    rows = _rows(sim_world, n=10)
+    with SimServer(judges=SIMS, world=sim_world) as server:
+        unpriced = _judge(server)
+        with pytest.raises(ConfigError, match="no known"):
+            pj.rank_pairs(rows, unpriced, order="fixed", max_cost_usd=1.0, progress=False)
+        judge = _judge(server, price=(1000.0, 2000.0))  # USD per million tokens: expensive, so a few calls fit
+        full = pj.rank_pairs(rows[:2], judge, order="fixed", progress=False)
+        per_call = full.judgments["cost_usd"]
+        assert per_call.notna().all()
+        expected = (full.judgments["prompt_tokens"] * 1000.0 + full.judgments["completion_tokens"] * 2000.0) / 1e6
+        assert per_call.tolist() == pytest.approx(expected.tolist())
+        limit = float(per_call.max()) * 4.5  # room for about four calls, estimated before each call
+        res = pj.rank_pairs(rows, judge, order="fixed", store=tmp_path / "s.db", max_cost_usd=limit, progress=False)
+        spent = res.meta["budget"]["spent_usd"]
+        assert 0 < spent <= limit and len(res.not_judged) > 0 and len(res.judgments) < 10
+    with pytest.raises(ValueError, match="price must be two finite"):
+        pj.Judge("m", price=(-1.0, 2.0))

@@ -16,7 +16,7 @@ from prefjudge.recipes.loading import BUILTIN_DIR, builtin_recipes, find_recipe,
 from prefjudge.recipes.runner import run_recipe
 
 runner = CliRunner()
-NAMES = ["curate_judge_train", "llm_twin", "neuralhermes", "qwen25_stack_exchange", "tinyllama_sft_dpo"]
+NAMES = ["curate_judge_train", "iterative_dpo", "llm_twin", "neuralhermes", "qwen25_stack_exchange", "tinyllama_sft_dpo"]
 
 
 @pytest.fixture(autouse=True)

@@ -144,7 +144,7 @@ def test_judge_config_is_strict_and_keeps_secrets_out():
 
 
 def test_cost_from_offline_price_map():
-    from prefjudge.judging.cost import cost_usd
+    from prefjudge.backends.pricing import cost_usd
 
     c = cost_usd("gpt-4o-mini", 1_000_000, 0)
     assert c is not None and 0.01 < c < 10  # dollars per million input tokens, a known model

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from prefjudge.backends.pricing import cost_usd, price_map
 from prefjudge.backends.reply import read_chat_completion
-from prefjudge.judging.cost import cost_usd, price_map
 
 BODY = {"choices": [{"message": {"content": "[[A]]"}, "finish_reason": "stop"}]}
 

@@ -26,7 +26,7 @@ from prefjudge.errors import InputError
 SHARED_RANK = ["order", "seed", "store", "aggregate", "progress"]
 SCALE = ["max_cost_usd", "max_calls", "shard", "max_in_flight"]  # docs/scaling.md
 VERBS: dict[str, list[str]] = {
-    "rank_pairs": ["pairs", "judges", *SHARED_RANK, "out", *SCALE],
+    "rank_pairs": ["pairs", "judges", *SHARED_RANK, "out", *SCALE, "batch"],
     "iter_judgments": ["pairs", "judges", "order", "seed", "store", "progress", *SCALE],
     "rank_responses": ["candidates", "judges", "strategy", "seed", "store", "order", "budget", "aggregate", "progress",
                        *SCALE],
@@ -99,7 +99,7 @@ def test_rank_pairs_hints_are_real_types():
     assert hints["return"] is pj.RankResult
     assert hints["seed"] is int
     assert pj.Store in typing.get_args(hints["store"]) and type(None) in typing.get_args(hints["store"])
-    assert typing.get_args(hints["order"]) == ("random", "both", "fixed")
+    assert typing.get_args(hints["order"]) == ("random", "both", "fixed", "adaptive")
     assert "majority" in typing.get_args(typing.get_args(hints["aggregate"])[0])
 
 

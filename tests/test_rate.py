@@ -211,3 +211,20 @@ def test_docs_example_runs(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "RatingResult(36 answers, 3 judge(s), 108 ratings" in out and "Krippendorff's alpha" in out
     assert "tiny-rm  reward" in out and (tmp_path / "runs" / "ratings.db").exists()
+
+
+def test_rank_responses_strategy_rating_rates_each_candidate_once_per_judge(sim_world):
+    from prefjudge.curate.rating_result import RatingResult
+    from prefjudge.errors import ConfigError
+
+    rows = [{"prompt": f"Question {i}?", "responses": [f"Answer {i}.{k} with some detail." for k in range(4)]}
+            for i in range(3)]
+    with SimServer(judges=[SimJudge(name="gpt-sim")], world=sim_world) as server:
+        judge = pj.Judge("gpt-sim", base_url=server.base_url, api_key="x")
+        res = pj.rank_responses(rows, judge, strategy="rating", progress=False)
+        assert isinstance(res, RatingResult)
+        assert server.count_ok() == 12, "N calls per judge, not pairs"
+        with pytest.raises(ConfigError, match="budget"):
+            pj.rank_responses(rows, judge, strategy="rating", budget=3, progress=False)
+    prefs = pj.to_preferences(res)
+    assert len(prefs) <= 3 and all(r["chosen"] != r["rejected"] for r in prefs.dataset)

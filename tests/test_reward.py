@@ -112,3 +112,24 @@ def test_reward_model_failures(paths, monkeypatch):
     assert res.ratings["score"].isna().all() and res.ratings["error"].str.contains("out of memory").all()
     rows = rm.judgments([Pair(id="p", prompt="Q", response_a="A", response_b="B")])
     assert rows[0]["winner"] is None and "out of memory" in rows[0]["error"]
+
+
+def test_reward_model_sits_in_a_jury_beside_llm_judges(paths, tmp_path):
+    rm = pj.RewardModel(paths[0], name="tiny-rm")
+    pairs = [{"id": f"p{i}", "prompt": "Which is better?", "response_a": a, "response_b": b}
+             for i, (a, b) in enumerate([(f"A {GOOD} answer.", "A plain answer."), ("A plain answer.", f"{GOOD} {GOOD} yes"),
+                                         (f"ends with {GOOD}", "nothing here")])]
+    alone = pj.rank_pairs(pairs, rm, progress=False)
+    assert alone.outcomes.loc["p0", "winner"] == "a" and alone.outcomes.loc["p1", "winner"] == "b"
+    assert set(alone.judgments["order"]) == {"ab"} and alone.judgments["p_a"].notna().all()
+    world = SimWorld()
+    with SimServer(judges=[SimJudge(name="gpt-sim", noise=0.3)], world=world) as server:
+        llm = pj.Judge("gpt-sim", base_url=server.base_url, api_key="x")
+        mixed = pj.rank_pairs(pairs, [llm, rm], order="both", aggregate="mean", store=tmp_path / "s.db", progress=False)
+        assert server.count_ok() == 6, "the LLM judge's calls only; the reward model runs locally"
+    assert set(mixed.judgments["judge"]) == {"gpt-sim", "tiny-rm"}
+    assert (mixed.judgments["judge"] == "tiny-rm").sum() == 3
+    assert [m.get("kind") for m in mixed.meta["judges"]] == [None, "reward_model"]
+    assert mixed.outcomes["winner"].notna().all()
+    with pytest.raises(ConfigError, match="reward models as jurors"):
+        pj.rank_pairs(pairs, [llm, rm], out=tmp_path / "o", progress=False)

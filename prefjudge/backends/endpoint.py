@@ -25,7 +25,7 @@ from prefjudge.errors import ConfigError
 
 #: Fields of :class:`EndpointSettings` (the transport), in declaration order.
 TRANSPORT_FIELDS = ("model", "backend", "base_url", "api_key", "api_key_env", "timeout", "max_concurrency", "rpm", "tpm",
-                    "max_retries", "retry_wait_s", "params")
+                    "max_retries", "retry_wait_s", "params", "price")
 
 
 class EndpointSettings(BaseModel):
@@ -49,6 +49,10 @@ class EndpointSettings(BaseModel):
     retry_wait_s: float = Field(default=0.5, gt=0, le=MAX_RETRY_WAIT_S, allow_inf_nan=False)
     """First backoff between retries (doubles each time, plus up to ``retry_wait_s`` of jitter; every
     wait at most 30 s); a server's Retry-After wins (at most 60 s)."""
+    price: tuple[float, float] | None = None
+    """USD per million (input, output) tokens, e.g. ``[0.15, 0.6]``: the price of a self-hosted or
+    unlisted model, so its cost is recorded and a ``max_cost_usd`` budget can be enforced; it wins over
+    litellm's price map. Without it, hosted APIs in that map are priced and other endpoints are not."""
     params: dict[str, Any] = Field(default_factory=dict)
     """Extra request parameters sent in the request body (e.g. ``seed``, ``top_p``), except
     ``extra_headers`` (HTTP headers), ``extra_body`` (merged into the body) and ``extra_query`` (URL
@@ -64,6 +68,15 @@ class EndpointSettings(BaseModel):
             elif name == "params" and isinstance(value, dict) and isinstance(value.get("extra_headers"), dict):
                 value = {**value, "extra_headers": {k: MASK for k in value["extra_headers"]}}
             yield name, value
+
+    @field_validator("price")
+    @classmethod
+    def _price_is_finite(cls, price: tuple[float, float] | None) -> tuple[float, float] | None:
+        import math
+
+        if price is not None and not all(math.isfinite(v) and v >= 0 for v in price):
+            raise ValueError("price must be two finite, non-negative numbers: USD per million input and output tokens")
+        return price
 
     @field_validator("params")
     @classmethod
@@ -126,8 +139,29 @@ class Endpoint(EndpointSettings):
 
     @property
     def priced(self) -> bool:
-        """Whether litellm's price map applies (a hosted API, not a self-hosted server)."""
-        return self.backend == "litellm" or (self.backend == "openai" and self.base_url is None)
+        """Whether calls have a price: an explicit ``price``, or litellm's price map (a hosted API,
+        not a self-hosted server)."""
+        return self.price is not None or self.backend == "litellm" or (self.backend == "openai" and self.base_url is None)
+
+    def call_cost(self, prompt_tokens: int | None, completion_tokens: int | None,
+                  cached_prompt_tokens: int | None = None) -> float | None:
+        """USD of one call: at ``price`` when set, else litellm's price map for hosted APIs; None when
+        unknown.
+
+        >>> Endpoint(model="my-llama", base_url="http://127.0.0.1:8000/v1", price=(0.2, 0.8)).call_cost(1000, 100)
+        0.00028
+        >>> Endpoint(model="my-llama", base_url="http://127.0.0.1:8000/v1").call_cost(1000, 100) is None
+        True
+        """
+        if self.price is not None:
+            if prompt_tokens is None or completion_tokens is None:
+                return None
+            return (prompt_tokens * self.price[0] + completion_tokens * self.price[1]) / 1e6
+        if not self.priced:
+            return None
+        from prefjudge.backends.pricing import cost_usd
+
+        return cost_usd(self.model, prompt_tokens, completion_tokens, cached_prompt_tokens)
 
     def resolved_api_key(self) -> str | None:
         """The key to send: ``api_key``, else the ``api_key_env`` variable (None when neither is set).

@@ -21,6 +21,28 @@ def import_litellm():
     return litellm
 
 
+def cache_marked(model: str, messages: list[dict]) -> list[dict]:
+    """Anthropic caches a prompt prefix only up to an explicit marker: mark the system message (the
+    judge's instructions, the same for every call) ``cache_control: ephemeral``; litellm passes it on.
+    Other providers cache automatically and get the messages unchanged. The request hash is computed
+    before this, so stores are unaffected.
+
+    >>> cache_marked("anthropic/claude-haiku-4-5", [{"role": "system", "content": "rules"}])[0]["content"]
+    [{'type': 'text', 'text': 'rules', 'cache_control': {'type': 'ephemeral'}}]
+    >>> cache_marked("gpt-4o-mini", [{"role": "system", "content": "rules"}])[0]["content"]
+    'rules'
+    """
+    name = model.lower()
+    if not (name.startswith("anthropic/") or name.startswith("claude") or "/claude" in name):
+        return messages
+    out = []
+    for m in messages:
+        if m.get("role") == "system" and isinstance(m.get("content"), str) and m["content"]:
+            m = {**m, "content": [{"type": "text", "text": m["content"], "cache_control": {"type": "ephemeral"}}]}
+        out.append(m)
+    return out
+
+
 class LiteLLMBackend(Backend):
     def __init__(self, endpoint: Endpoint):
         super().__init__(endpoint)
@@ -30,7 +52,7 @@ class LiteLLMBackend(Backend):
         self._litellm = import_litellm()
 
     async def complete(self, messages: list[dict], params: CallParams) -> Completion:
-        kw = request_kwargs(self.endpoint.model, messages, params)
+        kw = request_kwargs(self.endpoint.model, cache_marked(self.endpoint.model, messages), params)
         kw.update(split_extra(params.extra)[1])  # extra_headers, extra_body: litellm's own keyword arguments
         if self.endpoint.base_url:
             kw["api_base"] = self.endpoint.base_url

@@ -13,7 +13,7 @@
     prefjudge recipe run neuralhermes [--smoke | --dry-run] [--out DIR]   # a built-in name or a file
 
 Thin: parses, calls ``prefjudge.train``, prints. Errors print one line and exit with code 2
-(``prefjudge.cli.common.fail``, imported inside the commands: ``prefjudge.cli`` imports this module).
+(``prefjudge.cli.common.user_errors``, imported inside the commands: ``prefjudge.cli`` imports this module).
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ SET_HELP = "Override a field: --set dpo.beta=0.2 (repeatable; the value is read 
 
 def _train(method: str, config: Path, out: Optional[Path], sets: list[str] | None = None,
            extra: list[str] | None = None, dry_run: bool = False) -> None:
-    from prefjudge.cli.common import fail
+    from prefjudge.cli.common import user_errors
     from prefjudge.train import distributed as dist
     from prefjudge.train.trl_config import load_training_config, parse_flags
 
-    try:
+    with user_errors():
         cfg, notes = load_training_config(config, sets=list(sets or []), flags=parse_flags(extra or []), method=method)
         if out is not None:
             cfg = cfg.model_copy(update={"output_dir": str(out)})
@@ -56,8 +56,6 @@ def _train(method: str, config: Path, out: Optional[Path], sets: list[str] | Non
         else:
             from prefjudge.train.sft import train_sft as run
         result = run(cfg, base_dir=config.parent)
-    except PrefjudgeError as exc:
-        raise fail(exc) from exc
     if not dist.is_main():  # the other processes of a multi-GPU launch trained; the main one reports
         return
     path = Path(cfg.output_dir) / "train.json"
@@ -161,7 +159,7 @@ def memory_command(config: Path = typer.Argument(..., help="Training config (YAM
 
     Model dimensions come from the model's config.json (a local folder, or the Hub when online),
     else prefjudge's table; --hidden-size, --layers, --params... give or replace them."""
-    from prefjudge.cli.common import fail
+    from prefjudge.cli.common import user_errors
     from prefjudge.errors import ConfigError
     from prefjudge.train.architectures import dims_for, dims_with_overrides
     from prefjudge.train.config import load_config
@@ -170,7 +168,7 @@ def memory_command(config: Path = typer.Argument(..., help="Training config (YAM
 
     given: dict[str, Any] = dict(hidden_size=hidden_size, num_layers=layers, intermediate_size=intermediate_size, num_heads=heads,
                  num_kv_heads=kv_heads, head_dim=head_dim, vocab_size=vocab_size, tie_word_embeddings=tied)
-    try:
+    with user_errors():
         cfg = load_config(config)
         name = resolve_model_path(cfg.model)
         by_hand = any(v is not None for v in given.values()) or params is not None
@@ -182,8 +180,6 @@ def memory_command(config: Path = typer.Argument(..., help="Training config (YAM
             base = None
         dims = dims_with_overrides(base, name, params=_count(params), **given) if by_hand else base
         est = estimate_memory(cfg, method=method, dims=dims)  # type: ignore[arg-type]
-    except PrefjudgeError as exc:
-        raise fail(exc) from exc
     typer.echo(f"{est.model}: {est.n_params / 1e9:.2f}B parameters ({dims.source if dims else ''})")
     for name, gb in est.components_gb.items():
         typer.echo(f"  {name:<18} {gb:8.2f} GiB")
@@ -195,14 +191,12 @@ def unpair_command(pairs: Path = typer.Argument(..., help="Preference rows (prom
                    out: Path = typer.Option(..., help="JSONL to write: prompt/completion/label rows."),
                    split: str = typer.Option("train", help="Split of an export folder.")) -> None:
     """Write the unpaired rows KTO trains on: each pair becomes (prompt, chosen, True) and (prompt, rejected, False)."""
-    from prefjudge.cli.common import fail
+    from prefjudge.cli.common import user_errors
     from prefjudge.train.config import DataConfig
     from prefjudge.train.data import read_rows, unpair_rows
 
-    try:
+    with user_errors():
         rows = unpair_rows(read_rows(DataConfig(path=str(pairs), split=split)))
-    except PrefjudgeError as exc:
-        raise fail(exc) from exc
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as fh:
         for row in rows:
@@ -219,14 +213,12 @@ def merge_command(base: str = typer.Argument(..., help="Base model (Hub id or fo
                                                   help="Merge into a dequantized copy of the 4-bit base (QLoRA merge gap)."),
                   push_to_hub: Optional[str] = typer.Option(None, help="Push the merged model to this repo.")) -> None:
     """Merge one adapter, or a chain (SFT then DPO), into the base and check the logits."""
-    from prefjudge.cli.common import fail
+    from prefjudge.cli.common import user_errors
     from prefjudge.train.merging import merge
 
-    try:
+    with user_errors():
         result = merge(base, adapters, out, dtype=dtype, check=check, push_to_hub=push_to_hub,  # type: ignore[arg-type]
                        dequantize=dequantize)
-    except PrefjudgeError as exc:
-        raise fail(exc) from exc
     typer.echo(f"merged: {result.path} (max |logit diff| {result.max_abs_logit_diff}, tolerance {result.tolerance})")
     typer.echo(merge_gap_line(result.model_dump()))
 
@@ -289,15 +281,13 @@ def recipe_run_command(recipe: Path = typer.Argument(..., help="A recipe YAML fi
                            None, help="YAML list of judges for the curate and eval steps (replaces a simulated jury)."),
                        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
     """Run a recipe end to end (writes OUT/run.json), or plan it with --dry-run."""
-    from prefjudge.cli.common import fail
+    from prefjudge.cli.common import user_errors
     from prefjudge.recipes.runner import run_recipe
 
     chosen = profile or ("smoke" if smoke else "full")
-    try:
+    with user_errors():
         result = run_recipe(recipe, profile=chosen, dry_run=dry_run, out=out, judges_file=judges_file,
                             echo=(lambda _: None) if as_json else typer.echo)
-    except PrefjudgeError as exc:
-        raise fail(exc) from exc
     from prefjudge.train.distributed import is_main
 
     if not is_main():  # the other processes of a multi-GPU launch: the main one reports

@@ -12,6 +12,7 @@ The output of :func:`prefjudge.curate.generate.generate` is the first layout; it
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,3 +124,15 @@ def _from_lists(records: list[dict]) -> list[Group]:
         for k, (text, model) in enumerate(zip(responses, models)):
             g.add(check_text(text, i, f"responses[{k}]"), _model(model, i, f"models[{k}]"), i)
     return list(groups.values())
+
+
+def readable_rows(data: Any) -> Any:
+    """What :func:`normalize_candidates` reads: lists, DataFrames and Datasets as they are; files,
+    generators and IterableDatasets read into a list of rows (candidates are grouped in memory)."""
+    from prefjudge.judging.inputs import is_path, iter_rows
+
+    if isinstance(data, (list, Mapping)) or (hasattr(data, "columns") and hasattr(data, "iloc")):
+        return data
+    if not is_path(data) and hasattr(data, "to_pandas") and hasattr(data, "column_names") and hasattr(data, "__len__"):
+        return data  # datasets.Dataset
+    return list(iter_rows(data, "candidates"))

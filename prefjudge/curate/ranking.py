@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 from prefjudge._renamed import renamed_kwargs
-from prefjudge.curate.candidates import Group, normalize_candidates
+from prefjudge.curate.candidates import Group, normalize_candidates, readable_rows
+from prefjudge.curate.rating_result import RatingResult
 from prefjudge.curate.strategies import Adaptive, Knockout, Planner, RoundRobin, phase_one_cost
 from prefjudge.errors import InputError
 from prefjudge.judging.rank_pairs import Aggregate, JudgesInput, MaxCalls, MaxCost, OrderPolicy, StoreInput
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
 
 CandidatesInput = Union["pd.DataFrame", "datasets.Dataset", "datasets.IterableDataset", str, Path,
                         Iterable[Mapping[str, Any]]]
-Strategy = Literal["round_robin", "knockout", "adaptive"]
-STRATEGIES = ("round_robin", "knockout", "adaptive")
+Strategy = Literal["round_robin", "knockout", "adaptive", "rating"]
+STRATEGIES = ("round_robin", "knockout", "adaptive", "rating")
 
 
 @dataclass
@@ -59,7 +60,7 @@ def rank_responses(candidates: CandidatesInput, judges: JudgesInput, *, strategy
                    store: StoreInput = None, order: OrderPolicy = "random", budget: int | None = None,
                    aggregate: Aggregate | None = None, progress: bool | None = None,
                    max_cost_usd: MaxCost | None = None, max_calls: MaxCalls | None = None,
-                   shard: tuple[int, int] | None = None, max_in_flight: int | None = None) -> ResponseRanking:
+                   shard: tuple[int, int] | None = None, max_in_flight: int | None = None) -> ResponseRanking | RatingResult:
     """Rank the candidates of each prompt; see :func:`arank_responses` for the arguments."""
     from prefjudge.judging.rank_pairs import run_sync
 
@@ -74,7 +75,7 @@ async def arank_responses(candidates: CandidatesInput, judges: JudgesInput, *, s
                           budget: int | None = None, aggregate: Aggregate | None = None,
                           progress: bool | None = None, max_cost_usd: MaxCost | None = None,
                           max_calls: MaxCalls | None = None, shard: tuple[int, int] | None = None,
-                          max_in_flight: int | None = None) -> ResponseRanking:
+                          max_in_flight: int | None = None) -> ResponseRanking | RatingResult:
     """Async :func:`rank_responses`.
 
     ``candidates`` (``cands=`` is its deprecated old name): one row per candidate (prompt, response, optional model, prompt_id, system) or one
@@ -83,7 +84,11 @@ async def arank_responses(candidates: CandidatesInput, judges: JudgesInput, *, s
     prompt in memory). ``judges``: a Judge, a list or a Jury.
     ``strategy``: ``"round_robin"`` (all N(N-1)/2 pairs), ``"adaptive"`` (default) or ``"knockout"``;
     the last two find the best and worst answer in at most ``budget`` comparisons per prompt
-    (default 2N), see :mod:`prefjudge.curate.strategies`. ``order``, ``seed``, ``store``,
+    (default 2N), see :mod:`prefjudge.curate.strategies`; ``"rating"`` rates each candidate once per
+    judge instead of comparing (N calls per judge: :func:`prefjudge.rate` with the ``single``
+    template; LLM judges and :class:`~prefjudge.RewardModel` scorers) and returns its
+    :class:`~prefjudge.RatingResult`, which ``to_preferences`` reads the same way (best against
+    lowest score). ``order``, ``seed``, ``store``,
     ``aggregate``: as for ``rank_pairs`` (each comparison is judged by every judge).
 
     Every round runs on one engine (one client, semaphore and rate-limit window per endpoint).
@@ -101,7 +106,10 @@ async def arank_responses(candidates: CandidatesInput, judges: JudgesInput, *, s
     _check_order(order)
     part = parse_shard(shard)
     check_window(max_in_flight)
-    groups, skipped = normalize_candidates(_readable(candidates))
+    if strategy == "rating":
+        return await _by_rating(candidates, judges, seed=seed, store=store, progress=progress, budget=budget,
+                                aggregate=aggregate, limits=(max_cost_usd, max_calls, shard, max_in_flight))
+    groups, skipped = normalize_candidates(readable_rows(candidates))
     judge_list, jury = resolve_judges(judges, aggregate)  # bad judges fail before the first call
     agg_name = getattr(jury, "rule_name", type(jury).__name__)
     planners = [_planner(strategy, g, seed, budget) for g in groups]  # every group checked, whatever the shard
@@ -134,16 +142,18 @@ async def arank_responses(candidates: CandidatesInput, judges: JudgesInput, *, s
     return ranking
 
 
-def _readable(data: Any) -> Any:
-    """What :func:`normalize_candidates` reads: lists, DataFrames and Datasets as they are; files,
-    generators and IterableDatasets read into a list of rows (candidates are grouped in memory)."""
-    from prefjudge.judging.inputs import is_path, iter_rows
+async def _by_rating(candidates: Any, judges: Any, *, seed: int, store: Any, progress: bool | None, budget: Any,
+                     aggregate: Any, limits: tuple) -> RatingResult:
+    """strategy="rating": one rating call per candidate and judge (:func:`prefjudge.curate.rating.arate`)."""
+    from prefjudge.curate.rating import arate
+    from prefjudge.errors import ConfigError
 
-    if isinstance(data, (list, Mapping)) or (hasattr(data, "columns") and hasattr(data, "iloc")):
-        return data
-    if not is_path(data) and hasattr(data, "to_pandas") and hasattr(data, "column_names") and hasattr(data, "__len__"):
-        return data  # datasets.Dataset
-    return list(iter_rows(data, "candidates"))
+    given = [name for name, v in zip(("budget", "aggregate", "max_cost_usd", "max_calls", "shard", "max_in_flight"),
+                                     (budget, aggregate, *limits)) if v is not None]
+    if given:
+        raise ConfigError(f"strategy='rating' rates every candidate once per judge; {', '.join(given)} "
+                          "apply to pairwise strategies only (call prefjudge.rate for the rating options)")
+    return await arate(readable_rows(candidates), judges, template="single", seed=seed, store=store, progress=progress)
 
 
 def _planner(strategy: str, g: Group, seed: int, budget: int | None) -> Planner:

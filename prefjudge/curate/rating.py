@@ -90,11 +90,10 @@ class Item:
 # -- input ---------------------------------------------------------------------------------------
 def read_items(rows: RowsInput, reference: ReferenceInput = None) -> tuple[list[Item], dict[str, int]]:
     """The answers to rate, validated (errors name the row and field), and counts of what was skipped."""
-    from prefjudge.curate.candidates import _from_lists, _group_for, _model
-    from prefjudge.curate.ranking import _readable
+    from prefjudge.curate.candidates import _from_lists, _group_for, _model, readable_rows
     from prefjudge.formatting.rows import check_text, clean_optional, is_missing, to_frame
 
-    df = to_frame(_readable(rows))
+    df = to_frame(readable_rows(rows))
     if "prompt" not in df.columns:
         raise InputError(f"rows need a 'prompt' column; got {list(df.columns)}", field="prompt")
     records = df.to_dict("records")

@@ -37,9 +37,9 @@ from pydantic import BaseModel, Field
 
 from prefjudge.backends.base import CallParams
 from prefjudge.backends.errors_map import map_exception
+from prefjudge.backends.pricing import cost_usd
 from prefjudge.errors import ConfigError, InputError, StoreError
 from prefjudge.judging.batching.base import PROVIDERS, BatchProvider, BatchState, ResultLine, custom_id_for, read_request
-from prefjudge.judging.cost import cost_usd
 from prefjudge.judging.engine import usable
 from prefjudge.secrets import redact, register_secret
 
@@ -567,16 +567,19 @@ class _Run:
             (key, row["kind"], row["backend"], row["model"], row["request"]))
 
     def cost(self, group: _Group, row: dict, completion: Completion) -> float | None:
-        """The batch price of a completion: ``price_factor`` times litellm's list price, where the
-        endpoint is priced (a hosted API, as :attr:`Endpoint.priced` says)."""
+        """The batch price of a completion: ``price_factor`` times the list price, where the endpoint
+        is priced (its own ``price``, or a hosted API in litellm's map: :meth:`Endpoint.call_cost`)."""
         from prefjudge.backends.endpoint import Endpoint
 
-        slot = (row["backend"], row["model"], group.endpoint.base_url)
-        if slot not in self._priced:
-            self._priced[slot] = Endpoint(model=row["model"], backend=row["backend"], base_url=slot[2]).priced
-        if not self._priced[slot]:
-            return None
-        listed = cost_usd(row["model"], completion.prompt_tokens, completion.completion_tokens)
+        if getattr(group.endpoint, "model", None) == row["model"] and hasattr(group.endpoint, "call_cost"):
+            listed = group.endpoint.call_cost(completion.prompt_tokens, completion.completion_tokens)
+        else:
+            slot = (row["backend"], row["model"], group.endpoint.base_url)
+            if slot not in self._priced:
+                self._priced[slot] = Endpoint(model=row["model"], backend=row["backend"], base_url=slot[2]).priced
+            if not self._priced[slot]:
+                return None
+            listed = cost_usd(row["model"], completion.prompt_tokens, completion.completion_tokens)
         if listed is None:
             return None
         cost = listed * self.price_factor

@@ -4,7 +4,7 @@ The engine asks the budget before every call that is not already in the store (a
 the store is free and never counted). A call is made only when it fits: its cost is estimated
 before the call, from the rendered messages (characters / 4 as the prompt tokens: no tokenizer is
 loaded) plus the call's ``max_tokens`` as the completion, at the model's price in litellm's price
-map (:mod:`prefjudge.judging.cost`). Calls in flight hold their estimate until they finish, then
+map (:mod:`prefjudge.backends.pricing`). Calls in flight hold their estimate until they finish, then
 count at their real cost (from the usage the provider returned). So a run stops *before* a limit
 would be crossed, as far as the prompt estimate holds (it errs high for English text; a prompt
 whose real token count is above characters / 4 could overshoot by that difference).
@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from prefjudge.errors import ConfigError, InputError
-from prefjudge.judging.cost import cost_usd
 
 if TYPE_CHECKING:
     from prefjudge.backends.endpoint import EndpointSettings as Caller
@@ -168,7 +167,7 @@ class Budget:
         """Whether the cost of the judge's calls can be known before they are made."""
         known = self._prices.get(id(judge))
         if known is None or known[0] is not judge:
-            ok = judge.endpoint.priced and cost_usd(judge.model, 1, 1) is not None
+            ok = judge.endpoint.priced and judge.endpoint.call_cost(1, 1) is not None
             known = self._prices[id(judge)] = (judge, ok)
         return known[1]
 
@@ -176,7 +175,7 @@ class Budget:
         """Dollars one call may cost: prompt characters / 4 as tokens in, ``max_tokens`` out; None if unpriced."""
         if not self.priced(judge):
             return None
-        return cost_usd(judge.model, -(-prompt_chars // CHARS_PER_TOKEN), max_tokens)
+        return judge.endpoint.call_cost(-(-prompt_chars // CHARS_PER_TOKEN), max_tokens)
 
     async def reserve(self, judge: Caller, prompt_chars: int, max_tokens: int) -> Reservation | str:
         """Hold room for one call, or the reason it may not be made (its scope is closed from then on).

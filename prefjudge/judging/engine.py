@@ -24,7 +24,6 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 from prefjudge.backends import Backend, CallParams, create_backend
 from prefjudge.backends.errors_map import MAX_RETRY_AFTER_S, MAX_RETRY_WAIT_S, clamp_retry_after
 from prefjudge.errors import BackendError, PermanentBackendError, TransientBackendError
-from prefjudge.judging.cost import cost_usd
 from prefjudge.judging.ratelimit import RateLimiter
 from prefjudge.judging.store import Store, request_hash
 from prefjudge.secrets import redact, register_secret
@@ -306,7 +305,8 @@ class Engine:
             self.store.put_failure(key, kind=kind, model=judge.model, error=error, attempts=attempts)
             return CallOutcome(None, error, None, None, False, attempts, key)
         self.calls_made += 1
-        cost = cost_usd(judge.model, completion.prompt_tokens, completion.completion_tokens) if priced else None
+        cost = (judge.endpoint.call_cost(completion.prompt_tokens, completion.completion_tokens,
+                                         completion.cached_prompt_tokens) if priced else None)
         if cost is not None:
             self.cost_usd += cost
         self.store.put(key, kind=kind, backend=judge.backend, model=judge.model,

@@ -15,11 +15,12 @@ from prefjudge.errors import ConfigError, InputError
 from prefjudge.judging.budget import Budget
 from prefjudge.judging.engine import Engine
 from prefjudge.judging.inputs import known_length
-from prefjudge.judging.judge import Judge
+from prefjudge.judging.judge import Judge, display_orders
 from prefjudge.judging.pairs import iter_pairs, normalize_pairs
 from prefjudge.judging.shard import in_shard, parse_shard
 from prefjudge.judging.store import Store
 from prefjudge.judging.stream import (
+    Done,
     PartWriter,
     Run,
     aggregate_parts,
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger("prefjudge")
-OrderPolicy = Literal["random", "both", "fixed"]
+OrderPolicy = Literal["random", "both", "fixed", "adaptive"]
 # the data arguments name pandas/datasets types only as strings: resolving them needs those libraries
 PairsInput = Union["pd.DataFrame", "datasets.Dataset", "datasets.IterableDataset", str, Path, Iterable[Mapping[str, Any]]]
 JudgesInput = Union[Judge, Sequence[Judge], Jury]
@@ -160,9 +161,12 @@ MaxCost = Union[float, Mapping[str, float]]
 MaxCalls = Union[int, Mapping[str, int]]
 
 
-def _check_order(order: Any) -> None:
-    if order not in ("random", "both", "fixed"):
-        raise InputError(f"order must be 'random', 'both' or 'fixed', not {order!r}", field="order")
+def _check_order(order: Any, streaming: bool = False) -> None:
+    if order not in ("random", "both", "fixed", "adaptive"):
+        raise InputError(f"order must be 'random', 'both', 'fixed' or 'adaptive', not {order!r}", field="order")
+    if streaming and order == "adaptive":
+        raise ConfigError("order='adaptive' decides the second calls after the first ones, with the whole run in "
+                          "memory; it cannot stream (drop out=, or use order='random' or 'both')")
 
 
 async def arank_pairs(
@@ -179,14 +183,20 @@ async def arank_pairs(
     max_calls: MaxCalls | None = None,
     shard: tuple[int, int] | None = None,
     max_in_flight: int | None = None,
+    batch: bool | Mapping[str, Any] = False,
 ) -> RankResult:
     """Async :func:`rank_pairs`."""
-    _check_order(order)
+    _check_order(order, streaming=out is not None)
     part = parse_shard(shard)
     check_window(max_in_flight)
     plist = None
     if out is None:  # the result holds every pair anyway: all of them are checked before the first call
         plist = [p for p in normalize_pairs(pairs) if in_shard(p.id, part)]
+    judges, scorers = split_scorers(judges)
+    if scorers:
+        return await _with_scorers(plist, judges, scorers, aggregate=aggregate, order=order, seed=seed, store=store,
+                                   progress=progress, out=out, budget_given=(max_cost_usd, max_calls), batch=batch,
+                                   max_in_flight=max_in_flight, part=part)
     judge_list, jury = resolve_judges(judges, aggregate)
     agg_name = getattr(jury, "rule_name", type(jury).__name__)
     for j in judge_list:
@@ -196,22 +206,131 @@ async def arank_pairs(
     extra: dict[str, Any] = {}
     if part is not None:
         extra["shard"] = list(part)
+    batch_options = _batch_options(batch, out, budget)
     if plist is None:
         return await _rank_to_folder(pairs, judge_list, jury, agg_name, order=order, seed=seed, store=store,
                                      budget=budget, progress=progress, max_in_flight=max_in_flight, shard=part,
                                      out=out, extra=extra)  # type: ignore[arg-type]
     run = Run(store, judge_list, budget=budget, max_in_flight=max_in_flight, progress=progress)
     async with run:
+        if batch_options is not None:
+            extra["batch"] = await _prefill(run, plist, judge_list, seed, order, batch_options)
         return await rank_in_run(run, plist, judge_list, jury, agg_name, order=order, seed=seed, extra=extra)
+
+
+def _batch_options(batch: Any, out: Any, budget: Any) -> dict[str, Any] | None:
+    """The options of :func:`prefjudge.judging.batch.prefill` for ``batch=`` (None: live calls only)."""
+    if batch is False or batch is None:
+        return None
+    if out is not None:
+        raise ConfigError("batch=True needs the pairs in memory (it renders every request before submitting); "
+                          "drop out=, or split the input and run each part with batch=True")
+    if budget is not None:
+        raise ConfigError("max_cost_usd/max_calls are not applied to provider batches yet; drop the budget "
+                          "(a batch is priced at half the list price) or judge live without batch=")
+    if batch is True:
+        return {}
+    if not isinstance(batch, Mapping):
+        raise InputError(f"batch must be True, False or a mapping of prefill options, not {type(batch).__name__}",
+                         field="batch")
+    return dict(batch)
+
+
+async def _prefill(run: Run, plist: list[Pair], judge_list: list[Judge], seed: int, order: str,
+                   options: dict[str, Any]) -> dict[str, Any]:
+    """Submit every call of the run through the providers' batch APIs into the run's store (what is
+    already there is not submitted again); the live pass that follows then reads them as cached calls.
+    Re-asks of unreadable verdicts depend on the first answer: they go live, at list price."""
+    from prefjudge.errors import BatchPending
+    from prefjudge.judging.batch import BatchRequest, prefill
+
+    engine = run.engine
+    requests = (BatchRequest(j, j.render(p, o), engine.params(j)) for _, j, p, o in work_items(plist, judge_list, seed, order))
+    try:
+        summary = await prefill(engine, requests, **options)
+    except TypeError as exc:
+        raise InputError(f"batch options: {exc}", field="batch") from exc
+    if summary.pending or summary.timed_out:
+        raise BatchPending(f"{summary.pending} request(s) are still in provider batches ({', '.join(summary.batch_ids)}); "
+                           "nothing is lost: rerun the same call later and it collects them without submitting again "
+                           "(or pass batch={'timeout_s': ...} to wait longer)", summary=summary)
+    return summary.model_dump(mode="json", exclude={"batches"})
+
+
+def _is_scorer(obj: Any) -> bool:
+    """A local reward model (prefjudge.RewardModel or a PairRM-style pairwise model), not an LLM judge."""
+    return not isinstance(obj, Judge) and hasattr(obj, "name") and (hasattr(obj, "prefer") or hasattr(obj, "compare"))
+
+
+def split_scorers(judges: Any) -> tuple[Any, list[Any]]:
+    """(the LLM judges as given, the reward-model scorers among them)."""
+    if _is_scorer(judges):
+        return [], [judges]
+    if isinstance(judges, (list, tuple)):
+        return [j for j in judges if not _is_scorer(j)], [j for j in judges if _is_scorer(j)]
+    return judges, []
+
+
+async def _with_scorers(plist: list[Pair] | None, judges: Any, scorers: list[Any], *, aggregate: Any, order: str,
+                        seed: int, store: StoreInput, progress: bool | None, out: Any, budget_given: tuple,
+                        batch: Any, max_in_flight: int | None, part: Any) -> RankResult:
+    """A jury with reward models among its jurors: the LLM judges as usual, then each reward model
+    scores every pair once (order "ab": a reward model has no position; its soft p_a is
+    sigmoid(reward_a - reward_b)), and the jury's rule aggregates all of them."""
+    from prefjudge.aggregation.jury import Jury, check_rule
+
+    if plist is None or batch or any(v is not None for v in budget_given):
+        raise ConfigError("reward models as jurors need the pairs in memory and no budget or batch: drop out=, "
+                          "max_cost_usd/max_calls and batch=, or rank with the LLM judges alone")
+    if aggregate is not None:
+        check_rule(aggregate)
+    names = [j.name for j in judges] + [s.name for s in scorers]
+    if len(set(names)) != len(names):
+        raise InputError(f"judge names must be unique; repeated: {sorted({n for n in names if names.count(n) > 1})}",
+                         field="judges")
+    jury = Jury(names, aggregate=aggregate or "majority")
+    agg_name = getattr(jury, "rule_name", "majority")
+    judgments: list[Judgment] = []
+    meta: dict[str, Any] = {"order": order, "seed": seed, "aggregate": agg_name, "n_pairs": len(plist),
+                            "n_calls_made": 0, "n_calls_cached": 0, "judges": []}
+    if judges:
+        judge_list, _ = resolve_judges(judges, None)
+        for j in judge_list:
+            j.preflight()
+        async with Run(store, judge_list, max_in_flight=max_in_flight, progress=progress) as run:
+            llm = await rank_in_run(run, plist, judge_list, jury, agg_name, order=order, seed=seed)
+        judgments = [Judgment(**{k: _none(v) for k, v in r.items() if k in Judgment.model_fields})
+                     for r in llm.judgments.to_dict(orient="records")]
+        meta.update({k: llm.meta[k] for k in ("judges", "n_calls_made", "n_calls_cached", "store") if k in llm.meta})
+    from prefjudge.backends.reward import areward_judgments
+
+    live = [p for p in plist if not p.identical]
+    for s in scorers:
+        rows = await areward_judgments(s, live)
+        judgments += [Judgment(**{k: v for k, v in r.items() if k in Judgment.model_fields}) for r in rows]
+        meta["judges"].append({"name": s.name, "kind": "reward_model", "model": str(getattr(s, "path", type(s).__name__)),
+                               "family": getattr(s, "family", None)})
+    if part is not None:
+        meta["shard"] = list(part)
+    aggregator = _guarded(jury.aggregate_table, agg_name, after=_calls_kept(len(judgments), None))
+    return build_result(plist, judgments, aggregator, meta=meta)
+
+
+def _none(v: Any) -> Any:
+    return None if isinstance(v, float) and v != v else v
 
 
 async def rank_in_run(run: Run, plist: list[Pair], judge_list: list[Judge], jury: Any, agg_name: str, *,
                       order: str, seed: int, extra: dict[str, Any] | None = None) -> RankResult:
     """Judge ``plist`` within ``run`` (its engine, budget and progress bar) and aggregate in memory."""
-    run.bar.add_total(sum(not p.identical for p in plist) * calls_per_pair(judge_list, order))
     made, cached = run.engine.calls_made, run.engine.calls_cached
-    async with aclosing(run.judge(work_items(plist, judge_list, seed, order))) as stream:
-        dones = [d async for d in stream]
+    if order == "adaptive":
+        dones, adaptive_meta = await _adaptive(run, plist, judge_list, seed)
+        extra = {**(extra or {}), "adaptive": adaptive_meta}
+    else:
+        run.bar.add_total(sum(not p.identical for p in plist) * calls_per_pair(judge_list, order))
+        async with aclosing(run.judge(work_items(plist, judge_list, seed, order))) as stream:
+            dones = [d async for d in stream]
     dones.sort(key=lambda d: d.seq)  # the order of the calls, whatever order they finished in
     judgments = [d.judgment for d in dones if d.judgment is not None]
     skipped = not_judged_frame([s for d in dones for s in d.skipped])
@@ -225,6 +344,39 @@ async def rank_in_run(run: Run, plist: list[Pair], judge_list: list[Judge], jury
     if run.budget is not None:
         meta["budget"] = budget_meta(run.budget, skipped)
     return build_result(plist, judgments, aggregator, meta=meta, not_judged=skipped)
+
+
+async def _adaptive(run: Run, plist: list[Pair], judge_list: list[Judge], seed: int) -> tuple[list[Done], dict[str, Any]]:
+    """order="adaptive" (prefjudge.judging.adaptive): a seeded calibration sample in both orders,
+    one seeded random order elsewhere, then the other order where the first verdict could be a
+    position artefact."""
+    from prefjudge.judging import adaptive as ad
+
+    live = [p for p in plist if not p.identical]
+    calib = ad.calibration_ids([p.id for p in live], seed)
+    first_items: list[tuple[int, Judge, Pair, Order]] = []
+    for p in live:
+        for j in judge_list:
+            orders = ["ab", "ba"] if p.id in calib else display_orders(p.id, j.name, seed, "random")
+            first_items += [(len(first_items), j, p, o) for o in orders]  # type: ignore[misc]
+    run.bar.add_total(len(first_items))
+    async with aclosing(run.judge(iter(first_items))) as stream:
+        dones = [d async for d in stream]
+    judged = [d.judgment for d in dones if d.judgment is not None]
+    bias = ad.position_bias([j for j in judged if j.pair_id in calib])
+    decided: list[str] = []
+    reasons = ad.second_order_reasons([j for j in judged if j.pair_id not in calib], bias, decided)
+    by_id = {p.id: p for p in live}
+    position = {pid: k for k, pid in enumerate(by_id)}
+    first_order = {(j.pair_id, j.judge): j.order for j in judged if j.pair_id not in calib}
+    judges_by_name = {j.name: j for j in judge_list}
+    second = [(len(first_items) + k, judges_by_name[jn], by_id[pid], ad.other(first_order[(pid, jn)]))
+              for k, (pid, jn) in enumerate(sorted(reasons, key=lambda key: (position[key[0]], key[1])))]
+    run.bar.add_total(len(second))
+    async with aclosing(run.judge(iter(second))) as stream:
+        dones += [d async for d in stream]
+    meta = ad.summary(len(live), len(judge_list), calib, bias, reasons, len(first_items) + len(second), len(decided))
+    return dones, meta
 
 
 async def _rank_to_folder(pairs: Any, judge_list: list[Judge], jury: Any, agg_name: str, *, order: str, seed: int,
@@ -288,6 +440,7 @@ def rank_pairs(
     max_calls: MaxCalls | None = None,
     shard: tuple[int, int] | None = None,
     max_in_flight: int | None = None,
+    batch: bool | Mapping[str, Any] = False,
 ) -> RankResult:
     """Judge ``pairs`` with ``judges`` and return a :class:`RankResult`.
 
@@ -312,11 +465,15 @@ def rank_pairs(
     makes no call that would cross it (cost estimated before each call), stores every finished
     call, and lists what it did not make in ``result.not_judged``; a rerun with a higher limit makes
     only the missing calls. ``shard=(i, n)``: judge only the pairs whose id hashes to ``i`` of ``n``
-    (the same requests as the unsharded run; merge the stores afterwards).
+    (the same requests as the unsharded run; merge the stores afterwards). ``batch=True`` (or a
+    mapping of :func:`prefjudge.judging.batch.prefill` options such as ``poll_interval_s``,
+    ``timeout_s``, ``provider``): submit the calls through the providers' batch APIs at the batch
+    price first, then read them from the store (docs/batch.md); a batch still running when the wait
+    ends raises :class:`~prefjudge.errors.BatchPending`, and the same call later collects it.
     """
     return run_sync(arank_pairs(pairs, judges, order=order, seed=seed, store=store, aggregate=aggregate,
                                 progress=progress, out=out, max_cost_usd=max_cost_usd, max_calls=max_calls,
-                                shard=shard, max_in_flight=max_in_flight))
+                                shard=shard, max_in_flight=max_in_flight, batch=batch))
 
 
 async def aiter_judgments(
@@ -333,7 +490,7 @@ async def aiter_judgments(
     max_in_flight: int | None = None,
 ) -> AsyncGenerator[Judgment, None]:
     """Async :func:`iter_judgments`."""
-    _check_order(order)
+    _check_order(order, streaming=True)
     part = parse_shard(shard)
     check_window(max_in_flight)
     judge_list, _ = resolve_judges(judges)

@@ -12,6 +12,7 @@ from prefjudge.recipes.schema import (
     BuildTwinStep,
     CurateStep,
     EvalStep,
+    IterateStep,
     MergeStep,
     Recipe,
     TrainStep,
@@ -102,6 +103,10 @@ def load_recipe(path: str | Path, profile: str = "full") -> Recipe:
             config_from_dict(step.config, source=f"recipe {path}, step {step.id!r} (steps.{i}.config)")
         elif isinstance(step, CurateStep):
             check_curate_step(step, f"recipe {path}, step {step.id!r} (steps.{i}.config)")
+        elif isinstance(step, IterateStep):
+            from prefjudge.recipes.iterate import check_iterate_step
+
+            check_iterate_step(step, f"recipe {path}, step {step.id!r} (steps.{i})")
     _check_refs(recipe, str(path))
     return anchor_paths(recipe, Path(path).expanduser().resolve().parent)
 
@@ -139,5 +144,16 @@ def anchor_paths(recipe: Recipe, recipe_dir: Path) -> Recipe:
         elif isinstance(step, EvalStep):
             update = {"trained": name(step.trained), "base": name(step.base), "prompts": path(step.prompts),
                       "jury": step.jury.model_copy(update={"judges_file": path(step.jury.judges_file)})}
+        elif isinstance(step, IterateStep):
+            train = copy.deepcopy(step.train)
+            if isinstance(train.get("model"), dict) and isinstance(train["model"].get("name_or_path"), str):
+                train["model"]["name_or_path"] = name(train["model"]["name_or_path"])
+            ev = copy.deepcopy(step.eval)
+            if isinstance(ev.get("prompts"), str):
+                ev["prompts"] = path(ev["prompts"])
+            if isinstance(ev.get("jury"), dict) and isinstance(ev["jury"].get("judges_file"), str):
+                ev["jury"]["judges_file"] = path(ev["jury"]["judges_file"])
+            update = {"prompts": path(step.prompts), "judges_file": path(step.judges_file), "train": train, "eval": ev,
+                      "sample": path(step.sample)}
         steps.append(step.model_copy(update=update))
     return recipe.model_copy(update={"steps": steps})

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from prefjudge.recipes.paths import in_recipe
-from prefjudge.recipes.schema import BuildTwinStep, CurateStep, EvalStep, MergeStep, Recipe, TrainStep, is_ref
+from prefjudge.recipes.schema import BuildTwinStep, CurateStep, EvalStep, IterateStep, MergeStep, Recipe, TrainStep, is_ref
 from prefjudge.train import data as D
 from prefjudge.train.architectures import ModelDims, dims_for
 from prefjudge.train.config import DataConfig, TrainConfig, config_from_dict
@@ -136,6 +136,8 @@ def _plan_step(step, recipe: Recipe, base_dir: Path) -> dict[str, Any]:
         from prefjudge.recipes.curate_plan import plan_curate
 
         return plan_curate(step, base_dir)
+    if isinstance(step, IterateStep):
+        return _plan_iterate(step, base_dir)
     assert isinstance(step, BuildTwinStep)
     articles = Path(in_recipe(step.articles, base_dir))
     chunks = None
@@ -146,6 +148,49 @@ def _plan_step(step, recipe: Recipe, base_dir: Path) -> dict[str, Any]:
     return {"id": step.id, "kind": step.kind, "articles": step.articles, "generator": step.generator,
             "chunks": chunks, "chunk_chars": [step.min_chunk_chars, step.max_chunk_chars],
             "min_chosen_chars": step.min_chosen_chars}
+
+
+def _plan_iterate(step: IterateStep, base_dir: Path) -> dict[str, Any]:
+    """An iterate step's plan: each round's generation, jury and curation, its DPO training (the
+    memory of one round), the merge and the evaluation against round 0."""
+    from prefjudge.recipes.curate_plan import _models, comparisons_per_prompt, plan_curate
+    from prefjudge.recipes.iterate import base_train_config, curate_step, eval_step, policy_generator
+
+    cfg = base_train_config(step)
+    sample = TrainStep(id=f"{step.id}/dpo", kind="dpo", config=step.train, sample=step.sample)
+    train = plan_train_config(cfg, "dpo", base_dir, step_id=f"{step.id}/dpo", step=sample, dims=_dims_of(cfg))
+    curate = plan_curate(curate_step(step, step.prompts), base_dir)
+    # the generator of every round is the policy alone (a simulated world only judges)
+    gen = policy_generator(step, "{policy}", 0)
+    per_prompt = step.n
+    comparisons = comparisons_per_prompt(curate["rank"]["strategy"], per_prompt, curate["rank"]["budget"])
+    n_prompts = curate["input"]["n_prompts"]
+    if n_prompts is not None and step.max_prompts:
+        n_prompts = min(n_prompts, step.max_prompts)
+    orders = 2 if curate["rank"]["order"] == "both" else 1
+    models = [{**m, "credentials": "local model folder (transformers)"} if m["backend"] == "transformers" else m
+              for m in _models([gen])]
+    curate.update(generators=models, candidates_per_prompt=per_prompt, comparisons_per_prompt=comparisons,
+                  simulated=False, input={**curate["input"], "n_prompts": n_prompts},
+                  calls={"generate": n_prompts * per_prompt, "judge_at_most": n_prompts * comparisons
+                         * len(curate["judges"]) * orders} if n_prompts else None)
+    ev = eval_step(step)
+    prompts = Path(in_recipe(ev.prompts, base_dir))
+    n_eval = sum(1 for line in prompts.read_text().splitlines() if line.strip()) if prompts.is_file() else None
+    if n_eval is not None and ev.max_prompts:
+        n_eval = min(n_eval, ev.max_prompts)
+    return {"id": step.id, "kind": "iterate", "rounds": step.rounds, "n": step.n,
+            "policy": policy_generator(step, "{policy}", 0), "serve": step.serve,
+            "jury": step.judges_file or f"SIMULATED jury scoring with {getattr(step.simulated, 'score', None)}",
+            "curate": curate, "train": train, "memory": train["memory"],
+            "eval": {"prompts": ev.prompts, "n_prompts": n_eval, "max_prompts": ev.max_prompts, "order": ev.order,
+                     "jury": ev.jury.model_dump()}}
+
+
+def _dims_of(cfg: TrainConfig) -> ModelDims:
+    if cfg.model.tiny is not None:
+        return dims_for(resolve_model_path(cfg.model))
+    return dims_for(cfg.model.name_or_path or "")
 
 
 def plan_recipe(recipe: Recipe, profile: str, path: Path, *, echo=print) -> dict[str, Any]:
@@ -163,7 +208,7 @@ def format_plan(plan: dict[str, Any]) -> str:
     lines = [f"recipe {plan['recipe']} (profile {plan['profile']}) - {plan['source']}"]
     for s in plan["steps"]:
         lines.append(f"- step {s['id']} [{s['kind']}]")
-        if "memory" in s:
+        if "memory" in s and s["kind"] != "iterate":
             d, m = s["data"], s["memory"]
             lines.append(f"    model {s['model']} ({m['n_params'] / 1e9:.2f}B params, quantization "
                          f"{s['quantization']['mode']}, LoRA r={s['lora']['r']}: {m['lora_params'] / 1e6:.1f}M)")
@@ -193,6 +238,19 @@ def format_plan(plan: dict[str, Any]) -> str:
             from prefjudge.recipes.curate_plan import format_curate
 
             lines.extend(format_curate(s))
+        elif s["kind"] == "iterate":
+            from prefjudge.recipes.curate_plan import format_curate
+
+            p, t, m = s["policy"], s["train"]["training"], s["memory"]
+            where = f"server {p['base_url']} ({p.get('backend', 'openai')})" if p.get("base_url") else p.get("backend", "openai")
+            lines.append(f"    {s['rounds']} rounds; each: the policy (round 0: {s['train']['model']}; then the last merge) "
+                         f"answers {s['n']} times per prompt through {where}")
+            if s["serve"]:
+                lines.append(f"    started per round: {' '.join(s['serve'])}")
+            lines.extend(format_curate(s["curate"])[1:])
+            lines.append(f"    DPO from the policy: max_steps {t['max_steps']}, beta {t['beta']}, lr {t['learning_rate']}, "
+                         f"memory ~{m['total_gb']} GiB peak; merge; judge against round 0 on "
+                         f"{s['eval']['n_prompts']} prompts from {s['eval']['prompts']}")
         else:
             lines.append(f"    build from {s['articles']} ({s['chunks']} chunks) with generator {s['generator'].get('kind')}")
     lines.append(f"fits every step: {', '.join(plan['fits_all_steps']) or 'none of the listed GPUs'}")

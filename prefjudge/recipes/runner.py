@@ -31,6 +31,7 @@ from prefjudge.recipes.schema import (
     BuildTwinStep,
     CurateStep,
     EvalStep,
+    IterateStep,
     JurySpec,
     MergeStep,
     Recipe,
@@ -128,6 +129,9 @@ def with_judges(recipe: Recipe, judges_file: str | Path) -> Recipe:
             step = step.model_copy(update={"judges_file": path})
         elif isinstance(step, EvalStep):
             step = step.model_copy(update={"jury": JurySpec(judges_file=path)})
+        elif isinstance(step, IterateStep):
+            step = step.model_copy(update={"judges_file": path, "simulated": None,
+                                           "eval": {**step.eval, "jury": {"judges_file": path}}})
         steps.append(step)
     return recipe.model_copy(update={"steps": steps})
 
@@ -180,15 +184,24 @@ def _run_eval(step: EvalStep, state: dict[str, Any], base_dir: Path) -> dict[str
     return run_eval(step, trained, base, state["out"] / step.id, base_dir)
 
 
+def _run_iterate(step: IterateStep, state: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    from prefjudge.recipes.iterate import run_iterate_step
+
+    state["config"][step.id] = step.model_dump()
+    result = run_iterate_step(step, state["out"] / step.id, base_dir, run_eval=run_eval, read_prompts=read_prompts)
+    state["outputs"][step.id] = {"merged": result["merged_path"], "base": result["base"]}
+    return result
+
+
 RUNNERS = {TrainStep: _run_train, MergeStep: _run_merge, BuildTwinStep: _run_build_twin, CurateStep: _run_curate,
-           EvalStep: _run_eval}
+           EvalStep: _run_eval, IterateStep: _run_iterate}
 
 
 def _summary(recipe: Recipe, profile: str, path: Path, state: dict[str, Any]) -> dict[str, Any]:
     results: dict[str, Any] = state["results"]
     kinds = {s.id: s.kind for s in recipe.steps}
     last = {k: [results[i] for i in results if kinds[i] == k]
-            for k in ("dpo", "sft", "merge", "build_llm_twin", "curate", "eval")}
+            for k in ("dpo", "sft", "merge", "build_llm_twin", "curate", "eval", "iterate")}
     train = (last["dpo"] or last["sft"] or [None])[-1]
     summary: dict[str, Any] = {
         "simulated": simulated_run(results),  # first: what in this run was SIMULATED (None: nothing)
@@ -209,6 +222,9 @@ def _summary(recipe: Recipe, profile: str, path: Path, state: dict[str, Any]) ->
         summary["curate"] = summary["dataset"] = last["curate"][-1]
     if last["eval"]:
         summary["eval"] = last["eval"][-1]
+    if last["iterate"]:  # every round: pairs, training loss, merged model, win rate against round 0
+        summary["iterate"] = last["iterate"][-1]
+        summary.setdefault("merged_path", last["iterate"][-1]["merged_path"])
     summary["notes"] = sorted({n for r in results.values() if isinstance(r, dict) for n in r.get("notes", [])})
     return summary
 

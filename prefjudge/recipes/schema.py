@@ -137,7 +137,57 @@ class CurateStep(StrictModel):
     """Audit report formats written to ``OUT/<id>/audit.*`` (empty: no audit)."""
 
 
-Step = Annotated[Union[TrainStep, MergeStep, BuildTwinStep, CurateStep, EvalStep], Field(discriminator="kind")]
+class IterateStep(StrictModel):
+    """On-policy iterative DPO (``prefjudge.recipes.iterate``): for ``rounds`` rounds, the current
+    policy (round 0: ``train.model``; then the previous round's merged model) answers ``prompts``
+    ``n`` times each, the jury (``judges_file`` or ``simulated``) ranks the answers, ``curate``
+    keeps best vs worst with the usual filters and length balance, DPO trains from the policy, the
+    adapter is merged, and ``eval`` judges the merged model against round 0."""
+
+    id: str
+    kind: Literal["iterate"]
+    rounds: int = Field(gt=0)
+    prompts: str
+    """Training prompts (a JSONL/JSON/parquet/CSV file with ``prompt_field``)."""
+    prompt_field: str = "prompt"
+    max_prompts: int | None = Field(default=None, gt=0)
+    policy: dict[str, Any] = Field(default_factory=lambda: {"backend": "transformers"})
+    """The generator settings of the policy (``prefjudge.Generator`` fields). ``model`` defaults to
+    the policy's folder; a ``{policy}`` in ``model`` is replaced by it (a vLLM server through the
+    openai backend: ``{backend: openai, base_url: ..., model: "{policy}"}``)."""
+    serve: list[str] | None = None
+    """A command started before each round's generation and stopped after it, with ``{policy}``
+    replaced (``[vllm, serve, "{policy}", --port, "8000"]``); the round waits for
+    ``policy.base_url``/models to answer."""
+    serve_timeout: float = Field(default=900.0, gt=0)
+    n: int = Field(default=4, ge=2)
+    temperature: float | list[float] = 1.0
+    max_tokens: int = Field(default=64, gt=0)
+    seed: int = 0
+    judges_file: str | None = None
+    simulated: SimulatedSpec | None = None
+    """SIMULATED judges whose latent quality is ``simulated.score`` (the generators stay the policy)."""
+    curate: dict[str, Any] = Field(default_factory=dict)
+    """A partial ``CurateConfig``: ``jury``, ``rank``, ``preferences``, ``filters``, ``dedup``, ``output``
+    (input, generators, judges and the output folder are set per round)."""
+    sample: str | None = None
+    """Rows of a curated export (a local file), mapped by ``--dry-run`` as a training step's ``sample``."""
+    train: dict[str, Any]
+    """The DPO training config (``prefjudge train``'s); ``model`` is round 0's policy, ``data.path``
+    and ``output_dir`` are set per round."""
+    merge_dtype: Literal["float32", "float16", "bfloat16"] = "float16"
+    merge_check: bool = True
+    eval: dict[str, Any]
+    """An eval step's fields without ``id``, ``kind``, ``trained`` and ``base`` (prompts, jury...)."""
+
+    @model_validator(mode="after")
+    def _one_jury(self) -> "IterateStep":
+        exactly_one(self, "judges_file", "simulated")
+        return self
+
+
+Step = Annotated[Union[TrainStep, MergeStep, BuildTwinStep, CurateStep, EvalStep, IterateStep],
+                 Field(discriminator="kind")]
 
 
 class Recipe(StrictModel):
@@ -219,7 +269,7 @@ def _check_refs(recipe: Recipe, where: str) -> None:
         seen.add(step.id)
 
 
-def step_refs(step: TrainStep | MergeStep | BuildTwinStep | CurateStep | EvalStep) -> list[str]:
+def step_refs(step: TrainStep | MergeStep | BuildTwinStep | CurateStep | EvalStep | IterateStep) -> list[str]:
     if isinstance(step, MergeStep):
         return [r for r in (step.base, *step.adapters) if is_ref(r)]
     if isinstance(step, EvalStep):

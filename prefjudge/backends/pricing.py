@@ -1,4 +1,4 @@
-"""Cost per call from litellm's offline price map, read as JSON without importing litellm."""
+"""Cost per call from litellm's offline price map, read as JSON without importing litellm (an endpoint's own ``price`` wins: :meth:`prefjudge.backends.endpoint.Endpoint.call_cost`)."""
 
 from __future__ import annotations
 

@@ -300,6 +300,7 @@ def run_recipe(path: str | Path, profile: str = "full", dry_run: bool = False, o
         if dist.is_main():  # one run.json, written once
             (out / "run.json").write_text(json.dumps(summary, indent=2, default=str))
     echo(f"[{recipe.name}/{profile}] done in {summary['wall_seconds']:.1f}s: {out / 'run.json'}")
+    dist.finish()  # every process leaves together and closes the process group (no abort at exit)
     return summary
 
 

@@ -113,6 +113,25 @@ def ensure_group() -> None:
     PartialState(cpu=_cpu_only(), timeout=timedelta(minutes=minutes))
 
 
+def finish() -> None:
+    """Wait for every process, then close the process group, so no process exits while another
+    still talks to it (gloo aborts a process that exits with the group open: "terminate called
+    without an active exception"). Nothing for a single process; the next step reopens it."""
+    if not is_distributed():
+        return
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        from accelerate import PartialState
+
+        state = PartialState()
+        if hasattr(state, "destroy_process_group"):  # accelerate's own, so its state knows the group is gone
+            state.destroy_process_group()
+        else:
+            dist.destroy_process_group()
+
+
 def _device():
     """The device collective objects travel through (nccl needs this process's GPU)."""
     import torch

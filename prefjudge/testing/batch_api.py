@@ -490,7 +490,7 @@ class BatchApi:
                                "canceled": counts["canceled"], "expired": counts["expired"]},
             "created_at": _iso(batch.created_at), "expires_at": _iso(batch.created_at + 86400),
             "ended_at": _iso(batch.ended_at), "cancel_initiated_at": _iso(batch.cancel_at), "archived_at": None,
-            "results_url": f"{request.url.origin()}/v1/messages/batches/{batch.id}/results" if ended else None,
+            "results_url": f"{request.scheme}://{request.host}/v1/messages/batches/{batch.id}/results" if ended else None,
         }
 
     def _anthropic_get(self, request: web.Request) -> _Batch | web.Response:

@@ -10,12 +10,14 @@ from typing import Optional
 
 import typer
 
+from prefjudge.cli.common import HtmlOption, MdOption, user_errors, write_reports
+
 
 def audit_command(
     path: Path = typer.Argument(..., help="Judgments table (.parquet, .jsonl, .json, .csv), AlpacaEval annotations "
                                           "(.json) or a prompt/chosen/rejected preference dataset."),
-    html: Optional[Path] = typer.Option(None, "--html", help="Write the self-contained HTML report here."),
-    md: Optional[Path] = typer.Option(None, "--md", help="Write the Markdown report here."),
+    html: HtmlOption = None,
+    md: MdOption = None,
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the report dictionary as JSON here."),
     aggregate: str = typer.Option("majority", "--aggregate", "--rule",
                                   help="Jury rule: majority, call_majority, mean, weighted or dawid_skene "
@@ -30,18 +32,7 @@ def audit_command(
     Example: prefjudge audit runs/judgments.parquet --html audit.html --md audit.md --json audit.json
     """
     from prefjudge.audit import audit
-    from prefjudge.cli.common import user_errors
 
     with user_errors():
         report = audit(path, aggregate=aggregate, quorum=quorum, same_family=same_family, seed=seed)
-        for target, write in ((html, report.to_html), (md, report.to_markdown), (json_out, report.to_json)):
-            if target is not None:
-                write(target)
-    if html is None and md is None and json_out is None:
-        typer.echo(report.to_markdown())
-    else:
-        typer.echo(repr(report))
-        for w in report.warnings:
-            typer.echo(f"warning: {w}")
-    if fail_on_warning and report.warnings:
-        raise typer.Exit(code=1)
+    write_reports(report, html=html, md=md, json_out=json_out, fail_on_warning=fail_on_warning)

@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from prefjudge.cli import app
-from prefjudge.cli.common import user_errors
-from prefjudge.judging.judges_file import load_judges
+from prefjudge.cli.common import (
+    ApiKeyEnvOption,
+    BackendOption,
+    BaseUrlOption,
+    JudgeOption,
+    JudgesFileOption,
+    PairsArgument,
+    TemplateOption,
+    judges_from_options,
+    user_errors,
+)
 
 
 @app.command("rank")
 def rank_command(
-    pairs: Path = typer.Argument(..., help="Pairs file (.jsonl, .json, .parquet, .csv) with prompt, response_a, response_b."),
-    judge: list[str] = typer.Option([], "--judge", "-j", help="Judge model name; repeat for several judges."),
-    backend: str = typer.Option("openai", help="Backend for --judge models: openai, litellm or transformers."),
-    base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1."),
-    api_key_env: Optional[str] = typer.Option(None, help="Name of the environment variable that holds the API key."),
-    judges_file: Optional[Path] = typer.Option(None, help="YAML list of judge settings (mix backends and servers)."),
-    template: str = typer.Option("pairwise", help="Template name (pairwise, pairwise_json, pairwise_logprob) or .txt path."),
+    pairs: PairsArgument,
+    judge: JudgeOption = [],  # noqa: B006 (typer passes a new list; this one is never mutated)
+    backend: BackendOption = "openai",
+    base_url: BaseUrlOption = None,
+    api_key_env: ApiKeyEnvOption = None,
+    judges_file: JudgesFileOption = None,
+    template: TemplateOption = "pairwise",
     order: str = typer.Option("random", help="random (seeded, one call), both (two calls, both orders), fixed (a first) or adaptive (the second order only where it can change the decision)."),
     seed: int = typer.Option(0, help="Seed of the order randomization."),
     store: Optional[Path] = typer.Option(None, help="SQLite store: a rerun resumes without repeating finished calls."),
@@ -40,15 +48,10 @@ def rank_command(
     Example: prefjudge rank pairs.jsonl --judge gpt-4o-mini --order both --store runs.db --out ranked.parquet
     """
     from prefjudge.io import read_table, write_table
-    from prefjudge.judging.judge import Judge
     from prefjudge.judging.rank_pairs import rank_pairs
 
     with user_errors():
-        judges = load_judges(judges_file) if judges_file else []
-        key = os.environ.get(api_key_env) if api_key_env else None
-        judges += [Judge(m, backend=backend, base_url=base_url, api_key=key, template=template) for m in judge]
-        if not judges:
-            raise typer.BadParameter("give at least one --judge or a --judges-file")
+        judges = judges_from_options(judge, backend, base_url, api_key_env, judges_file, template)
         source = str(pairs) if stream_dir is not None and pairs.suffix in (".jsonl", ".parquet") else read_table(pairs)
         result = rank_pairs(source, judges=judges, order=order, seed=seed, store=str(store) if store else None,
                             shard=_shard(shard), max_cost_usd=max_cost_usd, max_calls=max_calls, batch=batch,

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import copy
 import html
-import json
 from pathlib import Path
 from typing import Any
 
-from prefjudge.audit.report import jsonable
+from prefjudge.audit.report import DictReport
 
 #: How each probe's direction reads in words: (what was done, what "toward" means).
 _WORDS = {
@@ -70,7 +69,7 @@ def warning_for(judge: str, probe: str, entry: dict[str, Any]) -> str | None:
     return f"judge {judge}: {text}; the content did not change"
 
 
-class ProbeReport:
+class ProbeReport(DictReport):
     """Counterfactual probe effects per judge (see docs/audit.md, "Counterfactual probes").
 
     ``to_dict()`` layout: ``{"judges": {NAME: {"family", "probes": {PROBE: {"metric", "effect":
@@ -78,9 +77,6 @@ class ProbeReport:
     "n_skipped", "detected", "summary", "arms"?}}}}, "warnings": [...], "meta": {...},
     "variants": [...]}``.
     """
-
-    def __init__(self, data: dict[str, Any]):
-        self._data = jsonable(data)
 
     @classmethod
     def build(cls, judges: dict[str, dict], variants: list[dict], meta: dict) -> ProbeReport:
@@ -90,19 +86,6 @@ class ProbeReport:
         warnings = [w for name, j in judges.items() for probe, entry in j["probes"].items()
                     if (w := warning_for(name, probe, entry)) is not None]
         return cls({"judges": judges, "warnings": warnings, "meta": meta, "variants": variants})
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ProbeReport:
-        """Rebuild a report from :meth:`to_dict` output (e.g. a saved JSON file)."""
-        return cls(data)
-
-    @property
-    def warnings(self) -> list[str]:
-        return list(self._data.get("warnings", []))
-
-    @property
-    def judges(self) -> dict[str, dict]:
-        return copy.deepcopy(self._data.get("judges", {}))
 
     @property
     def variants(self) -> list[dict]:
@@ -124,9 +107,7 @@ class ProbeReport:
 
     def to_json(self, path: str | Path | None = None, *, variants: bool = True, indent: int = 2) -> str:
         """The report as JSON text; written to ``path`` too when given."""
-        text = json.dumps(self.to_dict(variants=variants), indent=indent, ensure_ascii=False, allow_nan=False)
-        _write(path, text)
-        return text
+        return self._save(path, self._json_text(self.to_dict(variants=variants), indent))
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per (judge, probe, arm): the table the Markdown and HTML show."""
@@ -164,9 +145,7 @@ class ProbeReport:
         lines += [f"- {_md(w)}" for w in self.warnings] or ["None: no probe's CI excludes 0."]
         lines += ["", "## What each probe compares", ""]
         lines += [f"- **{p}**: {text}" for p, text in (m.get("measures") or {}).items()]
-        text = "\n".join(lines) + "\n"
-        _write(path, text)
-        return text
+        return self._save(path, "\n".join(lines) + "\n")
 
     def to_html(self, path: str | Path | None = None) -> str:
         """One self-contained HTML file (inline CSS and SVG, no JavaScript); written to ``path`` too."""
@@ -203,8 +182,7 @@ bootstrap CI over pairs. The bar spans -1 to +1; the line marks 0.</p>
 <h2>What each probe compares</h2><ul>{measures}</ul>
 </body></html>
 """
-        _write(path, text)
-        return text
+        return self._save(path, text)
 
     def __repr__(self) -> str:
         m = self._data.get("meta", {})
@@ -230,9 +208,3 @@ def _bar(value: float | None, ci: list | None, width: int = 160, height: int = 1
         parts.append(f'<circle cx="{x(value)}" cy="{height / 2}" r="3.5" fill="#d62728"/>')
     return "".join(parts) + "</svg>"
 
-
-def _write(path: str | Path | None, text: str) -> None:
-    if path is not None:
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")

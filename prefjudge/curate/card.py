@@ -2,8 +2,8 @@
 
 Sections: what the data is (opening with a SIMULATED banner when simulated judges or generators
 made it, :mod:`prefjudge.simulated`), how it was built (generators and generation settings, judges
-with template hashes, order mode, seed, chat template, where the system prompts went,
-decontamination benchmarks, curation settings), the audit summary (``AuditReport.to_markdown()``
+with template hashes, order mode, seed, how pairs were made from ratings when they were, chat
+template, where the system prompts went, decontamination benchmarks, curation settings), the audit summary (``AuditReport.to_markdown()``
 when given, its headings moved two levels down so that its sections nest under the card's), the
 filters and the rows each removed, the columns, and how to load it.
 """
@@ -31,6 +31,19 @@ _COLUMN_DOCS = {
     "len_rejected": "characters in the rejected answer",
     "score_chosen": "strength of the chosen answer in the ranking",
     "score_rejected": "strength of the rejected answer in the ranking",
+}
+#: The columns' meaning when the pairs were made from ratings (``strategy: rating``, ``to_preferences(rating_result)``).
+_RATING_COLUMN_DOCS = {
+    "margin": "score gap: the chosen answer's score minus the rejected answer's (in the template's units, or "
+              "z-scores when reward models are mixed in)",
+    "agreement": "share of the judges that rated both answers who scored the chosen answer higher",
+    "judges": "judges that rated both answers",
+    "score_chosen": "score of the chosen answer (mean over the judges; mean z-score when reward models are mixed in)",
+    "score_rejected": "score of the rejected answer (as score_chosen)",
+    "chosen_id": "id of the chosen answer among the rated answers",
+    "rejected_id": "id of the rejected answer among the rated answers",
+    "n_candidates": "answers to the prompt",
+    "n_rated": "answers to the prompt with a score",
 }
 
 
@@ -100,7 +113,7 @@ def card_body(prefs: Any, *, audit: Any = None, title: str = "Preference pairs",
         "## Audit summary\n", _audit(audit),
         "## Filters and rows removed\n",
         report.to_markdown() + "\n" if report is not None and report.steps else "No curation steps were recorded.\n",
-        "## Columns\n", _columns(ds.column_names),
+        "## Columns\n", _columns(ds.column_names, rated=prov.get("task") == "rating"),
         "## Use\n", "```python\nfrom datasets import load_dataset\n\nds = load_dataset(\"REPO_OR_DIR\", split=\"train\")\n"
         "# trl.DPOTrainer(model=..., args=DPOConfig(...), train_dataset=ds, processing_class=tokenizer)\n```\n",
     ]
@@ -159,6 +172,8 @@ def _provenance(ds: Any, prov: dict[str, Any], config_file: str | None, report: 
                        ("source", "Source")):
         if prov.get(key) is not None:
             lines.append(f"- {label}: `{prov[key]}`")
+    if prov.get("task") == "rating":
+        lines.append(f"- Pairs from ratings: {_from_ratings(prov)}")
     settings = {k: v for k, v in (prov.get("curation") or {}).items() if v is not None}
     lines.append(f"- Chat template: {_code_or_text(settings.pop('chat_template', None), 'not recorded')}")
     system = settings.pop("system_prompt", None)
@@ -170,6 +185,30 @@ def _provenance(ds: Any, prov: dict[str, Any], config_file: str | None, report: 
     if config_file:
         lines.append(f"- Run configuration: [`{config_file}`]({config_file})")
     return "\n".join(lines) + "\n"
+
+
+def _from_ratings(prov: dict[str, Any]) -> str:
+    """How the pairs were made from ratings (the run's ``pairs_from_ratings`` record, else the defaults
+    of ``to_preferences(rating_result)``: rejected = lowest)."""
+    rules = prov.get("pairs_from_ratings") if isinstance(prov.get("pairs_from_ratings"), dict) else {}
+    scale = rules.get("scale", prov.get("scale")) or []
+    template = rules.get("template", prov.get("template"))
+    kinds = {j.get("kind") for j in prov.get("judges") or [] if isinstance(j, dict)}
+    if kinds == {"reward"}:  # reward models alone: no template, no scale, their raw rewards
+        rated = "each answer scored on its own by reward models (raw rewards"
+    else:
+        rated = f"each answer rated on its own (template `{template}`" + (f", scale {scale[0]:g}-{scale[1]:g}" if len(scale) == 2 else "")
+    rated += f"; score: {rules.get('score', prov.get('score')) or 'mean over judges'})"
+    rejected = ("an answer drawn among those scored strictly lower (seed "
+                f"`{rules.get('seed')}`)" if rules.get("rejected") == "random" else "the lowest-scored answer")
+    text = (f"{rated}; one pair per prompt: chosen = the highest-scored answer, rejected = {rejected}; "
+            "answers that all tie make no pair; margin = the score gap")
+    no_pair = rules.get("no_pair") or {}
+    if rules.get("n_pairs") is not None:
+        text += (f". {rules.get('n_prompts')} prompts rated, {rules['n_pairs']} pairs; no pair: {no_pair.get('ties', 0)} "
+                 f"prompt(s) with tied answers, {no_pair.get('fewer_than_two', 0)} with fewer than two rated answers "
+                 f"({no_pair.get('unrated', 0)} answer(s) without a score)")
+    return text
 
 
 def _named(name: str, simulated: set[str]) -> str:
@@ -252,7 +291,8 @@ def _audit(audit: Any) -> str:
     return demote(text.strip()) + "\n"
 
 
-def _columns(names: list[str]) -> str:
+def _columns(names: list[str], rated: bool = False) -> str:
+    docs = {**_COLUMN_DOCS, **_RATING_COLUMN_DOCS} if rated else _COLUMN_DOCS
     lines = ["| column | meaning |", "|---|---|"]
-    lines += [f"| `{c}` | {_COLUMN_DOCS.get(c, 'carried over from the input')} |" for c in names]
+    lines += [f"| `{c}` | {docs.get(c, 'carried over from the input')} |" for c in names]
     return "\n".join(lines) + "\n"

@@ -59,14 +59,92 @@ class JuryConfig(StrictModel):
     same_family: Literal["keep", "flag", "exclude"] = "keep"
 
 
+class RatingConfig(StrictModel):
+    """``rank.rating``: how ``strategy: rating`` rates the answers and makes the pairs."""
+
+    template: str = "single"
+    """``single`` (1-10), ``ultrafeedback`` (four aspects, 1-5), ``rubric`` (1-5, needs ``rubric``) or a
+    rating template file (``# kind: rating``)."""
+    rubric: str | dict[str, str] | None = None
+    """The ``rubric`` template's text, or Prometheus' mapping (``criteria``, ``score1_description``...)."""
+    rejected: Literal["lowest", "random"] = "lowest"
+    """The rejected answer: the lowest-scored, or one drawn (seeded by ``rank.seed``) among those scored
+    strictly lower than chosen (UltraFeedback's binarization)."""
+    min_margin: float | None = Field(None, ge=0)
+    """Drop pairs whose score gap (chosen minus rejected, in the template's units) is below it."""
+
+    @field_validator("template")
+    @classmethod
+    def _known_template(cls, template: str) -> str:
+        from prefjudge.errors import ConfigError
+        from prefjudge.judging.templates import load_template
+
+        try:
+            t = load_template(template)
+        except ConfigError as e:
+            raise ValueError(f"{e} (a rating template: single, ultrafeedback, rubric or a file)") from None
+        if t.kind != "rating":
+            raise ValueError(f"template {template!r} compares pairs; strategy 'rating' needs a rating template "
+                             "(# kind: rating): single, ultrafeedback, rubric or a file")
+        return template
+
+    @field_validator("rubric")
+    @classmethod
+    def _readable_rubric(cls, rubric: Any) -> Any:
+        from prefjudge.curate.rating import format_rubric
+        from prefjudge.errors import InputError
+
+        try:
+            format_rubric(rubric)
+        except InputError as e:
+            raise ValueError(e.detail if hasattr(e, "detail") else str(e)) from None
+        return rubric
+
+    @model_validator(mode="after")
+    def _rubric_fits(self) -> RatingConfig:
+        from prefjudge.judging.templates import load_template
+
+        t = load_template(self.template)
+        if t.uses("rubric") and self.rubric is None:
+            raise ValueError(f"rubric: template {self.template!r} needs a rubric (rank.rating.rubric)")
+        if self.rubric is not None and not t.uses("rubric"):
+            raise ValueError(f"rubric: template {self.template!r} has no {{{{rubric}}}} placeholder; "
+                             "use template: rubric")
+        return self
+
+
 class RankConfig(StrictModel):
-    strategy: Literal["round_robin", "knockout", "adaptive"] = "adaptive"
+    strategy: Literal["round_robin", "knockout", "adaptive", "rating"] = "adaptive"
+    """Pairwise ranking of candidates (round_robin, knockout, adaptive), or ``rating``: every answer
+    rated once per judge (LLM judges with ``rating.template``, reward models locally), one pair per
+    prompt from the scores (:mod:`prefjudge.curate.from_ratings`)."""
     order: Literal["random", "both", "fixed"] = "random"
     seed: int = 0
     budget: int | None = Field(None, gt=0)
     store: str | None = None
     rejudge: bool = False
     """For ``dataset`` input: re-judge the pairs (chosen/rejected as a/b in random order) before curating."""
+    rating: RatingConfig | None = None
+    """Options of ``strategy: rating`` (default: ``single`` template, rejected = lowest)."""
+
+    @model_validator(mode="after")
+    def _rating_options(self) -> RankConfig:
+        if self.strategy != "rating":
+            if self.rating is not None:
+                raise ValueError(f"rating: applies to strategy 'rating' only (strategy is {self.strategy!r})")
+            return self
+        if self.budget is not None:
+            raise ValueError("budget: strategy 'rating' rates every answer once per judge; budget (comparisons "
+                             "per prompt) applies to the pairwise strategies")
+        if self.order != "random":
+            raise ValueError(f"order: a rating shows one answer, so there is no display order (order "
+                             f"{self.order!r} applies to the pairwise strategies)")
+        return self
+
+    @property
+    def rating_options(self) -> RatingConfig:
+        """``rating``, or its defaults."""
+        return self.rating if self.rating is not None else RatingConfig()
 
 
 class PreferencesConfig(StrictModel):
@@ -126,7 +204,9 @@ class OutputConfig(StrictModel):
 class CurateConfig(StrictModel):
     input: InputConfig
     judges: list[dict[str, Any]] = Field(default_factory=list)
-    """Judge settings (``prefjudge.Judge`` fields); a key comes from the environment (``api_key_env``)."""
+    """Judge settings (``prefjudge.Judge`` fields); a key comes from the environment (``api_key_env``).
+    ``{kind: reward_model, path: ..., name: ..., batch_size: ...}`` is a local reward model
+    (``prefjudge.RewardModel``'s arguments) instead of an LLM judge."""
     jury: JuryConfig | None = None
     generators: list[dict[str, Any]] = Field(default_factory=list)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
@@ -147,7 +227,58 @@ class CurateConfig(StrictModel):
             raise ValueError("input.prompts needs generators")
         if kind == "dataset" and self.rank.rejudge and not self.judges:
             raise ValueError("rank.rejudge needs judges")
+        if self.rank.strategy == "rating":
+            self._check_rating()
+        else:
+            self._check_reward_jurors()
         return self
+
+    def _check_rating(self) -> None:
+        """What ``strategy: rating`` cannot honour is refused, naming the field."""
+        p = self.preferences
+        if self.input.kind == "dataset" and not self.rank.rejudge:
+            raise ValueError("rank.strategy: 'rating' scores answers, and input.dataset keeps its own labels "
+                             "unless rank.rejudge is true")
+        if self.jury is not None:
+            raise ValueError("jury: with rank.strategy 'rating' an answer's score is the mean over the judges "
+                             "(z-scores when reward models are mixed in); remove jury")
+        if p.min_margin is not None:
+            raise ValueError("preferences.min_margin: is on the pairwise scale [0, 1]; with rank.strategy 'rating' "
+                             "the margin is the score gap: set rank.rating.min_margin")
+        if p.drop_inconsistent:
+            raise ValueError("preferences.drop_inconsistent: a rating has no display order, so consistency "
+                             "cannot be measured; remove it with rank.strategy 'rating'")
+        if not p.drop_ties:
+            raise ValueError("preferences.drop_ties: answers that tie make no pair from ratings "
+                             "(UltraFeedback's rule); remove drop_ties: false with rank.strategy 'rating'")
+
+    def _check_reward_jurors(self) -> None:
+        """Reward models are jurors of ``rank_pairs`` (pairs, a re-judged dataset) only."""
+        from prefjudge.judging.judges_file import is_reward_model
+
+        rms = [i for i, s in enumerate(self.judges) if is_reward_model(s)]
+        if not rms:
+            return
+        if self.input.kind in ("candidates", "prompts"):
+            raise ValueError(f"judges[{rms[0]}]: a reward model scores candidates with rank.strategy 'rating'; "
+                             f"the pairwise strategy {self.rank.strategy!r} takes LLM judges only")
+        j = self.jury
+        if j is not None and (j.quorum is not None or j.same_family != "keep"):
+            field = "quorum" if j.quorum is not None else "same_family"
+            raise ValueError(f"jury.{field}: with reward models among the judges the verdicts are aggregated "
+                             "by jury.aggregate alone; remove it")
+
+    @field_validator("judges")
+    @classmethod
+    def _judge_entries(cls, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``kind: reward_model`` entries (:class:`prefjudge.judging.judges_file.RewardModelSpec`) are
+        checked here, naming the entry and field; LLM entries when their ``Judge`` is built."""
+        from prefjudge.judging.judges_file import entry_errors
+
+        problems = [line for i, s in enumerate(specs) for line in entry_errors(s, ("judges", i))]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return specs
 
     @field_validator("judges", "generators")
     @classmethod

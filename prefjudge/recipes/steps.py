@@ -12,7 +12,8 @@ curate``), so the same block runs standalone or inside a recipe. Inside a recipe
 - ``simulated`` starts an in-process loopback ``SimServer`` for the step: its simulated
   generators write the candidates and, unless real judges are given, its SIMULATED judges judge
   them; the latent quality of an answer is ``simulated.score(prompt, answer)``;
-- the audit of the judgments is written as ``OUT/<id>/audit.html``, ``.md`` and ``.json``;
+- the audit of the judgments is written as ``OUT/<id>/audit.html``, ``.md`` and ``.json`` (with
+  ``rank.strategy: rating``, the ratings audit of :mod:`prefjudge.audit.ratings`);
 - the export is what ``data.path: "@<id>"`` of a later training step reads.
 
 The step's result (``run.json``'s ``curate``) holds the dataset path, the rows left after each
@@ -56,8 +57,9 @@ def anchor_curate_config(config: dict[str, Any], base_dir: Path) -> dict[str, An
     """A copy of a curate ``config`` block with the paths written in it made absolute against
     ``base_dir`` (the recipe's folder; :mod:`prefjudge.recipes.paths`): the ``prompts``, ``pairs``
     and ``candidates`` files, file benchmarks, the stores and ``output.dir``; ``dataset``,
-    ``data_files`` and ``preferences.chat_template`` only when they exist beside the recipe (else
-    a Hub id, a template name). Absolute paths and inline lists stay as they are."""
+    ``data_files``, ``preferences.chat_template``, ``rank.rating.template`` and a reward-model
+    judge's ``path`` only when they exist beside the recipe (else a Hub id, a template name).
+    Absolute paths and inline lists stay as they are."""
     from prefjudge.recipes.paths import in_recipe, local_or_name
 
     config = copy.deepcopy(config)
@@ -84,6 +86,12 @@ def anchor_curate_config(config: dict[str, Any], base_dir: Path) -> dict[str, An
             fix(bench, key, in_recipe)
     fix(section("generate"), "store", in_recipe)
     fix(section("rank"), "store", in_recipe)
+    rating = section("rank").get("rating")
+    if isinstance(rating, dict):
+        fix(rating, "template", local_or_name)  # a template file beside the recipe, else a built-in name
+    for spec in config.get("judges") or []:
+        if isinstance(spec, dict) and spec.get("kind") == "reward_model":
+            fix(spec, "path", local_or_name)  # a reward-model folder beside the recipe, else a Hub id
     fix(section("output"), "dir", in_recipe)
     fix(section("preferences"), "chat_template", local_or_name)
     return config
@@ -207,8 +215,10 @@ def simulated_parts(step: CurateStep, cfg, sim_judges: bool) -> dict[str, Any] |
 
     if step.simulated is None:
         return None
+    from prefjudge.judging.judges_file import judge_name
+
     names = [g.get("name") or g.get("model") for g in cfg.generators]
-    return marker(judges=[j.get("name") or j.get("model") for j in cfg.judges] if sim_judges else [], generators=names)
+    return marker(judges=[judge_name(j) for j in cfg.judges] if sim_judges else [], generators=names)
 
 
 def curate(cfg, simulated: dict[str, Any] | None = None) -> tuple[Any, Any]:
@@ -216,7 +226,7 @@ def curate(cfg, simulated: dict[str, Any] | None = None) -> tuple[Any, Any]:
 
     ``simulated``: the step's SIMULATED marker, written into the ranking's provenance (so the
     preference set, the audit and the card carry it)."""
-    from prefjudge.curate.pipeline import preference_kwargs, rank_input
+    from prefjudge.curate.pipeline import preference_input, preference_kwargs, rank_input
     from prefjudge.curate.preferences import to_preferences
     from prefjudge.simulated import KEY, merge
 
@@ -226,7 +236,7 @@ def curate(cfg, simulated: dict[str, Any] | None = None) -> tuple[Any, Any]:
         if simulated:
             meta[KEY] = merge(meta.get(KEY), simulated)
         meta.setdefault("generation", generation_settings(cfg))
-    return ranked, to_preferences(ranked, **preference_kwargs(cfg))
+    return ranked, to_preferences(preference_input(cfg, ranked), **preference_kwargs(cfg))
 
 
 def generation_settings(cfg) -> dict[str, Any] | None:
@@ -240,16 +250,17 @@ def generation_settings(cfg) -> dict[str, Any] | None:
 
 def export_curated(cfg, ranked, prefs, out: Path, formats: list[str]) -> tuple[Path, Any, dict[str, str]]:
     """Audit the judgments (files in ``formats`` under ``out``) and export with the card;
-    returns the export folder, the audit (or None) and the audit file paths by format."""
+    returns the export folder, the audit (or None) and the audit file paths by format.
+
+    A ranking is audited pairwise (:func:`prefjudge.audit.audit`); a RatingResult (``strategy:
+    rating``) gets the ratings audit (:mod:`prefjudge.audit.ratings`: JSON, Markdown, and an HTML
+    page holding the Markdown)."""
     from prefjudge.curate.export import export
-    from prefjudge.result import RankResult
+    from prefjudge.curate.pipeline import audit_ranking
 
-    report, paths = None, {}
-    if cfg.output.audit and isinstance(ranked, RankResult) and len(ranked.judgments):
-        from prefjudge.audit import audit
-
-        report = audit(ranked)
-        writers = {"html": report.to_html, "md": report.to_markdown, "json": report.to_json}
+    report, paths = (audit_ranking(ranked) if cfg.output.audit else None), {}
+    if report is not None:
+        writers = audit_writers(report)
         for fmt in formats:
             writers[fmt](out / AUDIT_SUFFIX[fmt])
             paths[fmt] = str(out / AUDIT_SUFFIX[fmt])
@@ -264,6 +275,30 @@ def export_curated(cfg, ranked, prefs, out: Path, formats: list[str]) -> tuple[P
     return path, report, paths
 
 
+def audit_writers(report) -> dict[str, Any]:
+    """Format -> a function writing ``report`` to a path: the pairwise audit's own writers, or, for the
+    ratings audit (:class:`~prefjudge.audit.ratings.RatingAudit`), its JSON, its Markdown, and the
+    Markdown in a plain HTML page."""
+    from prefjudge.audit.ratings import RatingAudit
+
+    if not isinstance(report, RatingAudit):
+        return {"html": report.to_html, "md": report.to_markdown, "json": report.to_json}
+
+    def write(text) -> Any:
+        def to(path: Path) -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text(), encoding="utf-8")
+        return to
+
+    def html() -> str:
+        import html as _html
+
+        return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Ratings audit</title></head>\n"
+                f"<body><pre>{_html.escape(report.to_markdown())}</pre></body></html>\n")
+
+    return {"html": write(html), "md": write(report.to_markdown), "json": write(report.to_json)}
+
+
 def without_keys(cfg):
     """The config with every judge's and generator's ``api_key`` removed: the export and the Hub
     get the run's settings, never a credential (a file cannot hold one; the simulated judges get one
@@ -274,13 +309,17 @@ def without_keys(cfg):
 
 
 def row_counts(ranked, prefs) -> dict[str, int]:
-    """Rows after each step, in order: prompts, candidates, comparisons, judgments, pairs, then every
-    curation step by name, and the rows exported."""
+    """Rows after each step, in order: prompts, candidates, comparisons, judgments (ratings, for
+    ``strategy: rating``), pairs, then every curation step by name, and the rows exported."""
     rows: dict[str, int] = {}
     groups = getattr(ranked, "groups", None)
     if groups:
         rows["prompts"] = len(groups)
         rows["candidates"] = sum(len(g.responses) for g in groups)
+    if hasattr(ranked, "ratings") and hasattr(ranked, "items"):  # a RatingResult (strategy: rating)
+        rows["prompts"] = int(ranked.items["prompt_id"].nunique()) if len(ranked.items) else 0
+        rows["candidates"] = len(ranked.items)
+        rows["ratings"] = len(ranked.ratings)
     if hasattr(ranked, "judgments"):
         rows["comparisons"] = len(ranked.pairs)
         rows["judgments"] = len(ranked.judgments)
@@ -294,18 +333,24 @@ def row_counts(ranked, prefs) -> dict[str, int]:
 
 def summarize_curation(cfg, ranked, prefs, export_dir: Path, report, audit_paths: dict[str, str]) -> dict[str, Any]:
     """The ``curate`` entry of ``run.json``."""
+    from prefjudge.judging.judges_file import judge_name
+
     data_files = sorted(str(p) for p in (export_dir / "data").rglob("*") if p.is_file())
     meta = getattr(ranked, "meta", {}) or {}
-    return {
+    out = {
         "path": str(export_dir), "data_files": data_files, "card": str(export_dir / "README.md"),
         "format": cfg.output.format, "rows": row_counts(ranked, prefs),
         "steps": prefs.report.to_dict()["steps"], "length_balance": prefs.report.length_balance,
-        "audit": audit_paths, "audit_warnings": report.warnings if report is not None else [],
-        "judges": [j.get("name") or j.get("model") for j in cfg.judges],
+        "audit": audit_paths, "audit_warnings": list(getattr(report, "warnings", None) or []),
+        "judges": [judge_name(j) for j in cfg.judges],
         "generators": [g.get("name") or g.get("model") for g in cfg.generators],
         "strategy": cfg.rank.strategy, "order": cfg.rank.order,
         "calls": {"made": meta.get("n_calls_made"), "cached": meta.get("n_calls_cached")},
     }
+    rules = (getattr(prefs, "provenance", None) or {}).get("pairs_from_ratings")
+    if rules:
+        out["pairs_from_ratings"] = rules
+    return out
 
 
 def latent_scores(prefs, score: str) -> dict[str, Any]:

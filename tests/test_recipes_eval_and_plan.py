@@ -106,3 +106,12 @@ def test_run_json_keys_documented():
     text = (Path(__file__).resolve().parents[1] / "docs" / "recipes.md").read_text()
     for key in ("trained_gap", "argmax_disagreement", "too_long", "steps_by_rank", "lengths"):
         assert key in text, key
+
+
+def test_eval_step_sampling_fields(captured, tmp_path):
+    step = EvalStep(id="eval", kind="eval", trained="t", base="b", prompts=str(BUILTIN_DIR / "data" / "eval_prompts.jsonl"),
+                    max_prompts=2, temperature=0.8, samples=3, jury={"judges_file": str(BUILTIN_DIR / "judges.yaml")})
+    run_eval(step, "t", "b", tmp_path, BUILTIN_DIR)
+    assert (captured[0]["temperature"], captured[0]["samples"]) == (0.8, 3)
+    with pytest.raises(ValueError, match="temperature"):
+        EvalStep(id="e", kind="eval", trained="t", base="b", prompts="p.jsonl", samples=2, jury={"simulated_score": "m:f"})

@@ -87,3 +87,32 @@ def test_evaluate_uses_the_policy_for_both_models(monkeypatch, tmp_path):
     assert [c[0] for c in calls] == ["trained", "base"] and all(c[1].load_in_4bit and c[2] == 16 for c in calls)
     assert result.inference["device"] == "cuda" and result.inference["load_in_4bit"] is True
     assert result.n_prompts == 2
+
+
+def test_sampled_evaluation_draws_the_same_numbers_for_both_models(tmp_path):
+    """temperature > 0: ``samples`` answers per prompt, seeded; the same model on both sides gives
+    the same samples (common random numbers), another seed other samples; greedy is refused for
+    several samples."""
+    from prefjudge.errors import InputError
+    from prefjudge.recipes import evaluation
+    from prefjudge.testing import simulated_jury
+    from prefjudge.train.generation import generate_answers
+    from prefjudge.train.tiny_model import build_tiny_model
+
+    model = str(build_tiny_model(tmp_path / "tiny"))
+    prompts = ["Explain rain.", "Explain snow."]
+    one = generate_answers(model, prompts * 2, max_new_tokens=6, temperature=1.0, seed=3)
+    assert one == generate_answers(model, prompts * 2, max_new_tokens=6, temperature=1.0, seed=3)
+    assert one != generate_answers(model, prompts * 2, max_new_tokens=6, temperature=1.0, seed=4)
+    greedy = generate_answers(model, prompts * 2, max_new_tokens=6)
+    assert greedy[:2] == greedy[2:]  # greedy repeats itself; sampling does not have to
+    with simulated_jury("prefjudge.train.scores:explanation_score") as judges:
+        result = evaluation.evaluate(model, model, prompts, judges, max_new_tokens=6, temperature=1.0, samples=3,
+                                     store=str(tmp_path / "s.db"), update_card=False)
+        with pytest.raises(InputError, match="samples"):
+            evaluation.evaluate(model, model, prompts, judges, samples=2)
+    assert result.decoding == {"temperature": 1.0, "samples": 3, "seed": 0}
+    assert len(result.answers) == 6 and result.win_rate["n"] == 6
+    # the same weights with the same draws: every pair is identical, so every outcome is a tie
+    assert all(a["trained"] == a["base"] for a in result.answers) and result.outcomes["tie"] == 6
+    assert len({a["trained"] for a in result.answers}) > 2  # three samples per prompt, not one repeated

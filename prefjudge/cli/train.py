@@ -248,7 +248,9 @@ def eval_command(trained: str = typer.Argument(..., help="Merged model folder, o
                  max_new_tokens: int = typer.Option(128), seed: int = typer.Option(0),
                  device: str = typer.Option("auto", help="auto, cpu or cuda: where both models answer."),
                  quantization: str = typer.Option("none", help="none or 4bit (4-bit nf4 on a GPU)."),
-                 batch_size: int = typer.Option(8, min=1, help="Prompts per generate call.")) -> None:
+                 batch_size: int = typer.Option(8, min=1, help="Prompts per generate call."),
+                 temperature: float = typer.Option(0.0, min=0.0, help="0: greedy; above 0: seeded sampling."),
+                 samples: int = typer.Option(1, min=1, help="Sampled answers per prompt (needs --temperature).")) -> None:
     """Judge the trained model's answers against the base's (random order): win rate, LC win rate, lengths."""
     from prefjudge.cli.common import fail
     from prefjudge.recipes.runner import run_eval
@@ -257,7 +259,8 @@ def eval_command(trained: str = typer.Argument(..., help="Merged model folder, o
     try:
         step = EvalStep(id="eval", kind="eval", trained=trained, base=base, prompts=str(prompts.resolve()),
                         max_new_tokens=max_new_tokens, seed=seed, device=device, quantization=quantization,
-                        batch_size=batch_size, jury={"judges_file": str(judges_file.resolve()) if judges_file else None,
+                        batch_size=batch_size, temperature=temperature, samples=samples,
+                        jury={"judges_file": str(judges_file.resolve()) if judges_file else None,
                               "simulated_score": simulated_score})
         out.mkdir(parents=True, exist_ok=True)
         summary = run_eval(step, trained, base, out, Path.cwd())

@@ -1,6 +1,7 @@
 """Judge a trained model against its base: win rate with CI, length-controlled win rate, lengths.
 
-Both models answer the same held-out prompts (greedy decoding); each pair (trained answer as
+Both models answer the same held-out prompts (greedy decoding, or ``samples`` seeded samples per
+prompt at ``temperature``: the win rate of the models' answer distributions); each pair (trained answer as
 ``a``, base answer as ``b``) goes to ``prefjudge.rank_pairs`` with seeded random display order,
 so position bias cannot favour either side. The seeds warn that DPO makes answers longer and
 more formal: the result reports the change in mean answer length beside the length-controlled
@@ -47,6 +48,8 @@ class EvalResult(BaseModel):
     """The SIMULATED marker (:mod:`prefjudge.simulated`) when the judges were simulated, else None."""
     inference: dict[str, Any] | None = None
     """How both models were loaded to answer (:func:`prefjudge.train.runtime.plan_inference`)."""
+    decoding: dict[str, Any] | None = None
+    """How both models answered: ``{"temperature", "samples", "seed"}`` (temperature 0: greedy)."""
 
     def save(self, out: str | Path) -> Path:
         """Write ``eval.json`` (and the answers inside it) to ``out``."""
@@ -122,27 +125,37 @@ def _mean_lengths(trained: list[str], base: list[str]) -> dict[str, float]:
 def evaluate(trained: str, base: str, prompts: list, judges: Any, *, order: str = "random", seed: int = 0,
              max_new_tokens: int = 64, chat_template: str | None = None, store: str | None = None,
              device: str = "auto", quantization: str = "none", batch_size: int = 8,
-             update_card: bool = True) -> EvalResult:
+             update_card: bool = True, temperature: float = 0.0, samples: int = 1) -> EvalResult:
     """Answers of ``trained`` and ``base`` to ``prompts``, judged pairwise by ``judges`` (a Judge,
     a list or a Jury) with seeded random order; win rate of the trained model with a Wilson CI
     (a tie counts 0.5), length-controlled win rate and mean answer lengths.
 
     Both models are loaded one after the other with the policy of training and merging
     (:func:`prefjudge.train.runtime.plan_inference`: bf16, or 4-bit with ``quantization="4bit"``, on
-    a GPU; float32 on the CPU) and answer in batches of ``batch_size``. With ``update_card`` the
-    result goes into the trained folder's model card when prefjudge wrote that card."""
+    a GPU; float32 on the CPU) and answer in batches of ``batch_size``: greedily, or, with
+    ``temperature`` > 0, ``samples`` answers per prompt drawn with the same seeded random numbers
+    for both models (each sample is one pair; ``n`` of the rates counts pairs). With
+    ``update_card`` the result goes into the trained folder's model card when prefjudge wrote that card."""
     from prefjudge.judging.rank_pairs import rank_pairs
     from prefjudge.train.runtime import current_inference_plan
 
     if not prompts:
         raise InputError("no prompts to evaluate on", field="prompts")
+    if temperature < 0:
+        raise InputError(f"temperature must be >= 0, got {temperature}", field="temperature")
+    if samples < 1 or (samples > 1 and temperature == 0):
+        raise InputError(f"samples={samples}: more than one answer per prompt needs temperature > 0 "
+                         "(greedy answers repeat)" if samples > 1 else f"samples must be >= 1, got {samples}",
+                         field="samples")
     plan = current_inference_plan(device, quantization)
-    a = generate_answers(trained, prompts, max_new_tokens=max_new_tokens, chat_template=chat_template,
-                         batch_size=batch_size, plan=plan)
-    b = generate_answers(base, prompts, max_new_tokens=max_new_tokens, chat_template=chat_template,
-                         batch_size=batch_size, plan=plan)
-    pairs = [{"id": f"eval-{i}", "prompt": p, "response_a": x, "response_b": y, "model_a": "trained",
-              "model_b": "base"} for i, (p, x, y) in enumerate(zip(prompts, a, b))]
+    asked = [p for p in prompts for _ in range(samples)]
+    ids = [f"eval-{i}" if samples == 1 else f"eval-{i}-{k}" for i in range(len(prompts)) for k in range(samples)]
+    decode = {"max_new_tokens": max_new_tokens, "chat_template": chat_template, "batch_size": batch_size,
+              "plan": plan, "temperature": temperature, "seed": seed}
+    a = generate_answers(trained, asked, **decode)
+    b = generate_answers(base, asked, **decode)
+    pairs = [{"id": pid, "prompt": p, "response_a": x, "response_b": y, "model_a": "trained",
+              "model_b": "base"} for pid, p, x, y in zip(ids, asked, a, b)]
     judged = [p for p in pairs if p["response_a"].strip() and p["response_b"].strip()]
     result = rank_pairs(judged, judges=judges, order=order, seed=seed, store=store) if judged else None
     decided = dict(zip([p["id"] for p in judged], _winners(result))) if result is not None else {}
@@ -159,7 +172,8 @@ def evaluate(trained: str, base: str, prompts: list, judges: Any, *, order: str 
     evaluation = EvalResult(trained=trained, base=base, n_prompts=len(prompts), win_rate=_win_rate(winners),
                             lc_win_rate=lc, outcomes=counts,
                             mean_length=_mean_lengths(a, b), judges=names, answers=answers,
-                            simulated=_simulated(result, judges), inference=dataclasses.asdict(plan))
+                            simulated=_simulated(result, judges), inference=dataclasses.asdict(plan),
+                            decoding={"temperature": temperature, "samples": samples, "seed": seed})
     if update_card:
         from prefjudge.train.card import add_evaluation
 

@@ -1,8 +1,9 @@
 """The ``iterate`` recipe step: on-policy iterative DPO.
 
-For each round ``r`` of ``rounds``:
+With ``warm_start``, an SFT run first makes the base a chat model (merged: round 0's policy and the
+model every round is judged against). Then, for each round ``r`` of ``rounds``:
 
-1. the current policy (round 0: the base model of ``train.model``; then round ``r-1``'s merged
+1. the current policy (round 0: the base model of ``train.model``, or the warm start; then round ``r-1``'s merged
    model) answers every training prompt ``n`` times (``prefjudge.generate`` through the
    transformers backend on the policy's folder, or an OpenAI-compatible server such as vLLM:
    ``policy: {backend: openai, base_url: ..., model: "{policy}"}``, optionally started per round
@@ -85,12 +86,46 @@ def base_train_config(step: IterateStep, data: str = "@round"):
                             source=f"step {step.id!r}, field 'train'")
 
 
+#: ``train`` sections a warm start inherits unless it sets them.
+WARM_START_INHERITS = ("model", "quantization", "lora", "device")
+
+
+def warm_start_config(step: IterateStep, output_dir: str = "@warm_start"):
+    """The warm start's SFT ``TrainConfig`` (None without one): its own sections over the
+    ``train`` sections it inherits (:data:`WARM_START_INHERITS`)."""
+    from prefjudge.train.config import config_from_dict
+
+    if step.warm_start is None:
+        return None
+    if "dpo" in step.warm_start or "trainer" in step.warm_start:
+        raise ConfigError(f"step {step.id!r}: field 'warm_start' is an SFT config (its settings go under 'sft')")
+    inherited = {k: copy.deepcopy(step.train[k]) for k in WARM_START_INHERITS if k in step.train}
+    return config_from_dict(deep_merge(deep_merge(inherited, step.warm_start), {"output_dir": output_dir}),
+                            source=f"step {step.id!r}, field 'warm_start'")
+
+
+def run_warm_start(step: IterateStep, out: Path, base_dir: Path, echo=print) -> dict[str, Any]:
+    """SFT (``warm_start``) and merge: the merged model is round 0's policy."""
+    from prefjudge.train.merging import merge
+    from prefjudge.train.sft import train_sft
+
+    cfg = warm_start_config(step, str(out / "sft"))
+    echo(f"  warm start: SFT of {cfg.model.name_or_path or 'the tiny model'} on {cfg.data.path or cfg.data.hub_id}")
+    result = train_sft(cfg, base_dir=base_dir)
+    merged = merge(result.base_model, [result.adapter_path], out / "merged", dtype=step.merge_dtype,
+                   check=step.merge_check)
+    return {"trained_from": result.base_model, "rows": result.rows, "train": _loss(result.history),
+            "adapter_path": result.adapter_path, "merged_path": merged.path,
+            "merge": {"max_abs_logit_diff": merged.max_abs_logit_diff}}
+
+
 def check_iterate_step(step: IterateStep, where: str) -> None:
     """Validate offline: the training config, the per-round curate config, the eval block."""
     from prefjudge.curate.generator import Generator
     from prefjudge.recipes.steps import curate_config_dict, resolve_score, sim_parts, validate_curate_config
 
     base_train_config(step)
+    warm_start_config(step)
     if (step.train.get("trainer") or "dpo") != "dpo":
         raise ConfigError(f"{where}: field 'train.trainer': the iterate step trains DPO")
     cstep = curate_step(step)
@@ -227,7 +262,7 @@ def run_round(step: IterateStep, r: int, policy: str, base: str, prompts: str, j
     record.update(merged_path=merged.path, merge={"max_abs_logit_diff": merged.max_abs_logit_diff})
     ev = eval_step(step)
     summary = run_eval(ev, merged.path, base, rdir / "eval", base_dir)
-    record["eval"] = {k: summary[k] for k in ("win_rate", "lc_win_rate", "outcomes", "mean_length", "path")}
+    record["eval"] = {k: summary[k] for k in ("win_rate", "lc_win_rate", "outcomes", "mean_length", "decoding", "path")}
     record["win_rate_vs_base"] = summary["win_rate"]["value"]
     if ev.jury.simulated_score is not None:  # the simulated world's truth about both models' answers
         record["eval"]["latent_score"] = eval_latent_score(summary["path"], ev.jury.simulated_score)
@@ -256,8 +291,10 @@ def policy_score(ranked, score: str) -> float | None:
     from prefjudge.recipes.steps import resolve_score
 
     fn = resolve_score(score)
-    values = [float(fn(str(g.prompt), str(text))) for g in getattr(ranked, "groups", None) or []
-              for text in g.responses]
+    items = getattr(ranked, "items", None)  # a RatingResult: one row per answer
+    answers = (zip(items["prompt"], items["response"]) if items is not None else
+               ((g.prompt, text) for g in getattr(ranked, "groups", None) or [] for text in g.responses))
+    values = [float(fn(str(prompt), str(text))) for prompt, text in answers]
     return sum(values) / len(values) if values else None
 
 
@@ -275,7 +312,8 @@ def run_iterate_step(step: IterateStep, out: Path, base_dir: Path, *, run_eval, 
     from prefjudge.simulated import merge as merge_markers
     from prefjudge.train.runtime import resolve_model_path
 
-    base = resolve_model_path(base_train_config(step).model)
+    warm = run_warm_start(step, out / "warm-start", base_dir, echo) if step.warm_start is not None else None
+    base = warm["merged_path"] if warm else resolve_model_path(base_train_config(step).model)
     prompts = _write_prompts(step, base_dir, out, read_prompts)
     rounds: list[dict[str, Any]] = []
     policy = base
@@ -288,7 +326,7 @@ def run_iterate_step(step: IterateStep, out: Path, base_dir: Path, *, run_eval, 
             rounds.append(record)
             policy = record["merged_path"]
     parts = [r.pop("simulated_parts") for r in rounds]
-    return {"base": base, "rounds": rounds, "merged_path": policy,
+    return {"base": base, "warm_start": warm, "rounds": rounds, "merged_path": policy,
             "win_rate_vs_base": [r["win_rate_vs_base"] for r in rounds],
             "pairs": [r["pairs"] for r in rounds],
             "simulated": step.simulated is not None,

@@ -169,7 +169,7 @@ def run_eval(step: EvalStep, trained: str, base: str, out: Path, base_dir: Path)
         result = evaluate(trained, base, prompts, judges, order=step.order, seed=step.seed,
                           max_new_tokens=step.max_new_tokens, chat_template=step.chat_template,
                           store=str(out / "store.db"), device=step.device, quantization=step.quantization,
-                          batch_size=step.batch_size)
+                          batch_size=step.batch_size, temperature=step.temperature, samples=step.samples)
     saved = result.save(out)
     summary = result.model_dump(exclude={"answers"})
     summary.update(path=str(saved), simulated=step.jury.simulated_score is not None, simulated_parts=result.simulated)

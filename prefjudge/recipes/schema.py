@@ -108,7 +108,17 @@ class EvalStep(StrictModel):
     """``4bit``: load both models in 4-bit nf4 on a GPU to answer (as training loaded the base)."""
     batch_size: int = Field(default=8, gt=0)
     """Prompts answered per generate call (left-padded batches)."""
+    temperature: float = Field(default=0.0, ge=0)
+    """0: greedy answers; above 0: sampled answers (seeded by ``seed``, the same draws for both models)."""
+    samples: int = Field(default=1, ge=1)
+    """Sampled answers per prompt and model (each is one judged pair); needs ``temperature`` > 0."""
     jury: JurySpec
+
+    @model_validator(mode="after")
+    def _samples_need_sampling(self) -> "EvalStep":
+        if self.samples > 1 and self.temperature == 0:
+            raise ValueError("samples > 1 needs temperature > 0 (greedy answers repeat)")
+        return self
 
 
 class SimulatedSpec(StrictModel):
@@ -175,6 +185,12 @@ class IterateStep(StrictModel):
     train: dict[str, Any]
     """The DPO training config (``prefjudge train``'s); ``model`` is round 0's policy, ``data.path``
     and ``output_dir`` are set per round."""
+    warm_start: dict[str, Any] | None = None
+    """An SFT run before round 0 (``prefjudge train sft``'s config: ``data``, ``sft``, optionally
+    ``lora``; ``model``, ``quantization``, ``lora`` and ``device`` default to ``train``'s). Its merged
+    model is round 0's policy and the base every round is judged against. For a base that is not
+    yet a chat model: on-policy DPO learns from the policy's own samples, which must already be
+    answers. None (default): round 0's policy is ``train.model``."""
     merge_dtype: Literal["float32", "float16", "bfloat16"] = "float16"
     merge_check: bool = True
     eval: dict[str, Any]

@@ -1,5 +1,5 @@
-"""Answers from a local causal LM (a merged model folder, or a base model + adapter): greedy,
-batched, each prompt rendered by :func:`prefjudge.formatting.chat_templates.render_prompt` (a named
+"""Answers from a local causal LM (a merged model folder, or a base model + adapter): greedy or
+seeded sampling, batched, each prompt rendered by :func:`prefjudge.formatting.chat_templates.render_prompt` (a named
 template, else the model's own) into the text a training row's ``prompt`` holds.
 
 Models are loaded with the device and dtype policy of training and merging
@@ -38,10 +38,13 @@ def _load(model_path: str, plan: InferencePlan):
 
 def generate_answers(model_path: str, prompts: list, *, max_new_tokens: int = 64, batch_size: int = 8,
                      chat_template: str | None = None, device: str = "auto", quantization: str = "none",
-                     plan: InferencePlan | None = None) -> list[str]:
-    """Greedy answers of a model (or base + adapter) to ``prompts`` (strings or message lists), in
+                     plan: InferencePlan | None = None, temperature: float = 0.0, seed: int = 0) -> list[str]:
+    """Answers of a model (or base + adapter) to ``prompts`` (strings or message lists), in
     batches of ``batch_size``; loaded as ``plan`` says (default: :func:`current_inference_plan` of
-    ``device`` and ``quantization``)."""
+    ``device`` and ``quantization``). ``temperature`` 0 is greedy; above 0 the answers are sampled
+    with torch's generator seeded by ``seed`` and the batch's position, so two models answering the
+    same prompts draw the same random numbers (common random numbers: a comparison of their samples
+    varies less than with independent draws)."""
     import gc
 
     import torch
@@ -54,9 +57,13 @@ def generate_answers(model_path: str, prompts: list, *, max_new_tokens: int = 64
     for i in range(0, len(texts), batch_size):
         batch = tok(texts[i:i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
         batch = batch.to(model.device)
+        sampling = {"do_sample": False}
+        if temperature > 0:
+            torch.manual_seed(seed * 1_000_003 + i)
+            sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
         with torch.no_grad():
-            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+            out = model.generate(**batch, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id,
+                                 eos_token_id=tok.eos_token_id, **sampling)
         new = out[:, batch["input_ids"].shape[1]:]
         answers.extend(clean_model_text(t).strip() for t in tok.batch_decode(new, skip_special_tokens=True))
     del model

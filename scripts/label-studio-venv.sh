@@ -9,6 +9,11 @@ VENV="${LABEL_STUDIO_VENV:-$ROOT/.venv-label-studio}"
 VERSION="1.23.2"
 PY="${PYTHON:-python3}"
 STAMP_SRC="label-studio==$VERSION $(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)"
+# One set-up at a time: scripts/test starts this in the background while the suite runs, and the
+# review test runs it again; the second waits here and then finds the venv ready.
+mkdir -p "$(dirname "$VENV")"
+exec 9>"$VENV.lock"
+flock 9
 if [ ! -x "$VENV/bin/label-studio" ] || [ "$(cat "$VENV/.prefjudge-stamp" 2>/dev/null)" != "$STAMP_SRC" ]; then
   echo "[label-studio-venv] setting up $VENV with label-studio==$VERSION (a few minutes the first time)" >&2
   rm -rf "$VENV"

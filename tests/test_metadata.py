@@ -170,7 +170,7 @@ def test_scripts_test_runs_everything():
     assert "-m" not in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"].split()
 
 
-def _run_scripts_test(tmp_path, env_extra, main_rc=0, lowest_rc=0, lint_rc=0):
+def _run_scripts_test(tmp_path, env_extra, main_rc=0, lowest_rc=0, lint_rc=0, args=("tests/test_x.py",)):
     """scripts/test in a copy whose bootstrap and test-lowest are stand-ins that log their calls."""
     import os
     import subprocess
@@ -184,9 +184,12 @@ def _run_scripts_test(tmp_path, env_extra, main_rc=0, lowest_rc=0, lint_rc=0):
         (fake_bin / name).write_text(f"#!/bin/sh\n{body}\n")
         (fake_bin / name).chmod(0o755)
     (tmp_path / "scripts" / "bootstrap.sh").write_text(f'export PATH="{fake_bin}:$PATH"\n')
-    (tmp_path / "scripts" / "test-lowest").write_text(f'echo "lowest $*" >> {log}; exit {lowest_rc}\n')
+    (tmp_path / "scripts" / "test-lowest").write_text(
+        f'[ "$1" = --setup-only ] && {{ sleep 0.5; echo "lowest set-up" >> {log}; exit 0; }}\n'
+        f'echo "lowest $*" >> {log}; exit {lowest_rc}\n')
+    (tmp_path / "scripts" / "label-studio-venv.sh").write_text(f'echo "label-studio set-up" >> {log}\n')
     env = {k: v for k, v in os.environ.items() if k != "PREFJUDGE_SKIP_LOWEST"} | env_extra
-    proc = subprocess.run(["bash", str(tmp_path / "scripts" / "test"), "tests/test_x.py"], env=env,
+    proc = subprocess.run(["bash", str(tmp_path / "scripts" / "test"), *args], env=env,
                           capture_output=True, text=True, timeout=60)
     return proc.returncode, log.read_text().splitlines() if log.exists() else []
 
@@ -207,6 +210,17 @@ def test_a_lint_failure_fails_the_run_after_the_tests_ran(tmp_path, main_rc, exp
     rc, calls = _run_scripts_test(tmp_path, {}, main_rc, lowest_rc=0, lint_rc=1)
     assert calls == [LINT, "main -m pytest -q tests/test_x.py", "lowest "]
     assert rc == expected_rc
+
+
+def test_the_whole_suite_sets_up_the_side_venvs_in_the_background(tmp_path):
+    """No arguments (CI, the README): the Label Studio and lowest-versions venvs are set up while the
+    suite runs, and the lowest-versions job starts only once its set-up has finished."""
+    rc, calls = _run_scripts_test(tmp_path, {}, args=())
+    assert rc == 0 and calls[-1] == "lowest " and "main -m pytest -q" in calls
+    assert calls.index("lowest set-up") < calls.index("lowest ") and "label-studio set-up" in calls
+    (tmp_path / "skip").mkdir()
+    rc, calls = _run_scripts_test(tmp_path / "skip", {"PREFJUDGE_SKIP_LOWEST": "1"}, args=())
+    assert rc == 0 and "label-studio set-up" in calls and not any(c.startswith("lowest") for c in calls)
 
 
 def test_prefjudge_skip_lowest_skips_the_lowest_versions_job(tmp_path):

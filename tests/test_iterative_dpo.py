@@ -63,14 +63,25 @@ def test_real_judges_replace_the_simulated_ones(tmp_path):
     assert step.eval["jury"] == {"judges_file": str(BUILTIN_DIR / "judges.yaml")}
 
 
+def _docs_block() -> str:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "recipes.md").read_text()
+    section = text.split("## Iterative on-policy DPO", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
 @pytest.mark.slow
-def test_smoke_runs_every_round_on_policy(tmp_path):
-    out = tmp_path / "run"
-    summary = run_recipe("iterative_dpo", profile="smoke", out=out, echo=lambda _: None)
+def test_smoke_runs_every_round_on_policy(tmp_path, monkeypatch, capsys):
+    """The example of docs/recipes.md ("Iterative on-policy DPO"), run as written."""
+    monkeypatch.chdir(tmp_path)
+    exec(compile(_docs_block(), "docs/recipes.md", "exec"), {})
+    printed = capsys.readouterr().out
+    out = tmp_path / "runs" / "iterative-smoke"
     saved = json.loads((out / "run.json").read_text())
+    assert [line.split(":")[0] for line in printed.splitlines() if line.startswith("round ")] == \
+        ["round 0", "round 1", "round 2"]
     it = saved["iterate"]
     rounds = it["rounds"]
-    assert [r["round"] for r in rounds] == [0, 1, 2] and summary["iterate"]["pairs"] == it["pairs"]
+    assert [r["round"] for r in rounds] == [0, 1, 2] and saved["steps"]["iterate"]["pairs"] == it["pairs"]
     assert saved["simulated"]["judges"]  # the run says its verdicts are SIMULATED
     policies = [it["base"]] + [r["merged_path"] for r in rounds[:-1]]
     for r, policy in zip(rounds, policies):
@@ -94,9 +105,11 @@ def test_smoke_runs_every_round_on_policy(tmp_path):
         # the simulated world's truth: the jury keeps the answers its taste prefers
         assert r["curate"]["latent_score"]["chosen_mean"] > r["curate"]["latent_score"]["rejected_mean"]
     # the simulated world's truth about the held-out answers: the last round's policy writes what the
-    # jury's taste prefers more often than the base (the judged win rates are in run.json and the note)
+    # jury's taste prefers more often than the base, and the jury says so (the per-round numbers are
+    # in docs/recipes.md; a timing or a strict rise round over round is not asserted)
     last = rounds[-1]["eval"]["latent_score"]
     assert last["trained_mean"] > last["base_mean"]
+    assert rounds[-1]["win_rate_vs_base"] > 0.5
     assert it["merged_path"] == rounds[-1]["merged_path"] == saved["merged_path"]
     assert it["win_rate_vs_base"] == [r["win_rate_vs_base"] for r in rounds]
 

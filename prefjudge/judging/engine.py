@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from prefjudge.backends.endpoint import Endpoint
     from prefjudge.backends.endpoint import EndpointSettings as Caller  # a Judge or a Generator: named, with an endpoint
     from prefjudge.judging.budget import Budget
+    from prefjudge.judging.templates import Template
 
 log = logging.getLogger("prefjudge")
 _timeout = getattr(asyncio, "timeout", None)  # 3.11+: a deadline without an extra task per call
@@ -159,6 +160,7 @@ class Engine:
         self._judges: dict[int, tuple[Caller, str, str, bool]] = {}  # id -> (judge kept alive, judge key, slot, priced)
         self._key_prefix: dict[tuple, tuple[CallParams, str]] = {}
         self._params: dict[str, CallParams] = {}
+        self._templates: dict[str, Template] = {}
         self._secrets: set[str] = set()
         self.calls_made = 0
         self.calls_cached = 0
@@ -228,12 +230,11 @@ class Engine:
         default, so keys of hosted APIs are unchanged), model, parameters (``extra_headers`` left out),
         template content hash, kind, rendered messages.
 
-        The per-judge part is encoded once per run (again if the template file changed); the JSON is
-        also what the store records.
+        The per-judge part is encoded once per run; the JSON is also what the store records.
         """
         slot = (self._slot(judge), id(params), kind)
         cached = self._key_prefix.get(slot)
-        template = judge.load_template() if kind != "generate" else None
+        template = self.template(judge) if kind != "generate" else None
         if cached is None or cached[0] is not params or cached[2] is not template:  # params are kept: ids stay unique
             dumped = params.model_dump(mode="json")
             dumped["extra"].pop("extra_headers", None)  # may hold secrets; they do not decide the answer
@@ -245,6 +246,16 @@ class Engine:
             cached = self._key_prefix[slot] = (params, json.dumps(call, sort_keys=True), template)
         body = '{"call":' + cached[1] + ',"messages":' + json.dumps(messages, ensure_ascii=False, separators=(",", ":")) + "}"
         return request_hash(body), body
+
+    def template(self, judge: Caller) -> Template:
+        """The judge's template, loaded once per run (keyed by its name or path): every call of the run
+        renders, hashes and parses with the same template, without looking at its file again. A file
+        edited during a run is read again by the next run (the next Engine)."""
+        name = judge.template  # type: ignore[attr-defined]
+        template = self._templates.get(name)
+        if template is None:
+            template = self._templates[name] = judge.load_template()  # type: ignore[attr-defined]
+        return template
 
     def params(self, judge: Caller) -> CallParams:
         """The judge's call parameters, built once per run."""

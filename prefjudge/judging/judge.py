@@ -77,11 +77,17 @@ class Judge(NamedEndpointSettings):
 
     # -- prompts -----------------------------------------------------------------------------
     def load_template(self) -> Template:
+        """The template, read from its file or the built-ins. A run loads it once
+        (:meth:`Engine.template <prefjudge.judging.engine.Engine.template>`) and passes it to
+        :meth:`render`, :meth:`parse` and :meth:`followup`; without it they load it themselves."""
         return load_template(self.template)
 
     @property
     def verdict_mode(self) -> str:
-        return self.mode or self.load_template().mode
+        return self._verdict_mode(None)
+
+    def _verdict_mode(self, template: Template | None) -> str:
+        return self.mode or (template if template is not None else self.load_template()).mode
 
     def call_params(self) -> CallParams:
         mode = self.verdict_mode
@@ -96,13 +102,13 @@ class Judge(NamedEndpointSettings):
             extra=self.params,
         )
 
-    def render(self, pair: Pair, order: Order) -> list[dict]:
+    def render(self, pair: Pair, order: Order, *, template: Template | None = None) -> list[dict]:
         first, second = shown(pair, order)
-        return self.load_template().render(question=pair.prompt_text(), first=first, second=second,
-                                              system=pair.system_text())
+        template = template if template is not None else self.load_template()
+        return template.render(question=pair.prompt_text(), first=first, second=second, system=pair.system_text())
 
-    def parse(self, completion: Completion, pair: Pair, order: Order) -> Verdict:
-        mode = self.verdict_mode
+    def parse(self, completion: Completion, pair: Pair, order: Order, *, template: Template | None = None) -> Verdict:
+        mode = self._verdict_mode(template)
         if mode == "logprob":
             return parse_logprob_verdict(completion.top_logprobs, completion.text)
         answers = shown(pair, order)
@@ -110,23 +116,24 @@ class Judge(NamedEndpointSettings):
             return parse_json_verdict(completion.text, answers)
         return parse_verdict(completion.text, answers)
 
-    def followup(self, pair: Pair, order: Order, failed: Verdict) -> tuple[str, Callable[[Completion], Verdict]] | None:
+    def followup(self, pair: Pair, order: Order, failed: Verdict, *,
+                 template: Template | None = None) -> tuple[str, Callable[[Completion], Verdict]] | None:
         """The follow-up question after an unreadable verdict, and how to read its reply (None: no re-ask).
 
         A verdict that failed because every token in it also appears in an answer is re-asked with a
         code that no answer holds (:func:`prefjudge.judging.parsing.verdict_code`), so the reply cannot be
         confused with copied text; any other failure is re-asked in the template's own format.
         """
-        mode = self.verdict_mode
+        mode = self._verdict_mode(template)
         if not self.reask or mode == "logprob":
             return None
         if mode == "json":
-            return REASK_JSON, lambda c: self.parse(c, pair, order)
+            return REASK_JSON, lambda c: self.parse(c, pair, order, template=template)
         if failed.error == NOT_OWN:
             first, second = shown(pair, order)
             code = verdict_code(pair.prompt_text(), first, second)
             return REASK_CODED.format(**coded_choices(code)), lambda c: parse_coded_verdict(c.text, code)
-        return REASK, lambda c: self.parse(c, pair, order)
+        return REASK, lambda c: self.parse(c, pair, order, template=template)
 
     # -- deprecated: the TRL-style interface moved to prefjudge.integrations.trl ---------------
     def judge(self, prompts: list[str], completions: list[list[str]], shuffle_order: bool = True, seed: int = 0) -> list[int | None]:

@@ -7,6 +7,7 @@ import concurrent.futures
 import logging
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
@@ -17,7 +18,7 @@ from prefjudge.judging.engine import Engine
 from prefjudge.judging.inputs import known_length
 from prefjudge.judging.judge import Judge, display_orders
 from prefjudge.judging.pairs import iter_pairs, normalize_pairs
-from prefjudge.judging.shard import in_shard, parse_shard
+from prefjudge.judging.shard import Shard, in_shard, parse_shard
 from prefjudge.judging.store import Store
 from prefjudge.judging.stream import (
     Done,
@@ -37,6 +38,7 @@ from prefjudge.judging.stream import (
     work_items,
     write_meta,
 )
+from prefjudge.judging.templates import Template
 from prefjudge.result import FolderRankResult, RankResult
 from prefjudge.types import OUTCOME_COLUMNS, Judgment, Order, Pair
 
@@ -186,36 +188,81 @@ async def arank_pairs(
     batch: bool | Mapping[str, Any] = False,
 ) -> RankResult:
     """Async :func:`rank_pairs`."""
-    _check_order(order, streaming=out is not None)
-    part = parse_shard(shard)
-    check_window(max_in_flight)
-    plist = None
-    if out is None:  # the result holds every pair anyway: all of them are checked before the first call
-        plist = [p for p in normalize_pairs(pairs) if in_shard(p.id, part)]
-    judges, scorers = split_scorers(judges)
-    if scorers:
-        return await _with_scorers(plist, judges, scorers, aggregate=aggregate, order=order, seed=seed, store=store,
-                                   progress=progress, out=out, budget_given=(max_cost_usd, max_calls), batch=batch,
-                                   max_in_flight=max_in_flight, part=part)
-    judge_list, jury = resolve_judges(judges, aggregate)
-    agg_name = getattr(jury, "rule_name", type(jury).__name__)
-    for j in judge_list:
-        j.preflight()  # a bad template, backend or missing key variable fails before the first call
-    check_aggregator(jury, judge_list, agg_name)  # so does a bad aggregator
-    budget = Budget.for_judges(judge_list, max_cost_usd, max_calls)  # and an unknown price under a cost budget
+    prep = _prepare_run(pairs, judges, order=order, shard=shard, max_in_flight=max_in_flight,
+                        max_cost_usd=max_cost_usd, max_calls=max_calls, streaming=out is not None,
+                        ranking=True, aggregate=aggregate)
+    part, plist = prep.part, prep.plist
+    if prep.scorers:
+        return await _with_scorers(plist, prep.judges, prep.scorers, aggregate=aggregate, order=order, seed=seed,
+                                   store=store, progress=progress, out=out, budget_given=(max_cost_usd, max_calls),
+                                   batch=batch, max_in_flight=max_in_flight, part=part)
+    judge_list, jury, agg_name, budget = prep.judge_list, prep.jury, prep.agg_name, prep.budget
     extra: dict[str, Any] = {}
     if part is not None:
         extra["shard"] = list(part)
     batch_options = _batch_options(batch, out, budget)
     if plist is None:
-        return await _rank_to_folder(pairs, judge_list, jury, agg_name, order=order, seed=seed, store=store,
-                                     budget=budget, progress=progress, max_in_flight=max_in_flight, shard=part,
-                                     out=out, extra=extra)  # type: ignore[arg-type]
-    run = Run(store, judge_list, budget=budget, max_in_flight=max_in_flight, progress=progress)
-    async with run:
+        return await _rank_to_folder(pairs, prep, order=order, seed=seed, store=store, progress=progress,
+                                     max_in_flight=max_in_flight, out=out, extra=extra)  # type: ignore[arg-type]
+    async with prep.open_run(store, max_in_flight=max_in_flight, progress=progress) as run:
         if batch_options is not None:
             extra["batch"] = await _prefill(run, plist, judge_list, seed, order, batch_options)
         return await rank_in_run(run, plist, judge_list, jury, agg_name, order=order, seed=seed, extra=extra)
+
+
+@dataclass
+class _Prepared:
+    """A run's arguments after the checks :func:`_prepare_run` makes before the first call."""
+
+    part: Shard | None
+    plist: list[Pair] | None = None
+    """The pairs (of the shard), all checked, when the run holds them in memory; None when they stream."""
+    judges: Any = None
+    """With ``scorers``: the LLM judges as given (not checked yet: the scorers' path does it)."""
+    scorers: list[Any] = field(default_factory=list)
+    judge_list: list[Judge] = field(default_factory=list)
+    jury: Any = None
+    agg_name: str = ""
+    budget: Budget | None = None
+
+    def open_run(self, store: StoreInput, *, max_in_flight: int | None, progress: bool | None,
+                 pairs: Any = None, order: str = "random") -> Run:
+        """The run (store, engine, budget, progress bar). ``pairs``: the rows as given, when they
+        stream: their number, when known, sizes the progress bar."""
+        total = None
+        if pairs is not None:
+            n_rows = known_length(pairs)
+            if n_rows is not None:
+                total = n_rows * calls_per_pair(self.judge_list, order) // (self.part[1] if self.part else 1)
+        return Run(store, self.judge_list, budget=self.budget, max_in_flight=max_in_flight, progress=progress,
+                   total=total)
+
+
+def _prepare_run(pairs: Any, judges: Any, *, order: Any, shard: Any, max_in_flight: Any, max_cost_usd: Any,
+                 max_calls: Any, streaming: bool, ranking: bool = False, aggregate: Any = None) -> _Prepared:
+    """What :func:`arank_pairs` and :func:`aiter_judgments` check before the first call, in this order:
+    ``order``, ``shard`` and ``max_in_flight``; every pair when the run holds them (``streaming`` False);
+    with ``ranking``, reward models among the judges (then returned at once, for their own path);
+    the judges (their templates, backends and key variables: :meth:`Judge.preflight`); with
+    ``ranking``, the aggregator on a synthetic table; the budget (an unknown price under a cost limit)."""
+    _check_order(order, streaming=streaming)
+    prep = _Prepared(parse_shard(shard))
+    check_window(max_in_flight)
+    if not streaming:  # the result holds every pair anyway: all of them are checked before the first call
+        prep.plist = [p for p in normalize_pairs(pairs) if in_shard(p.id, prep.part)]
+    if ranking:
+        judges, prep.scorers = split_scorers(judges)
+        if prep.scorers:
+            prep.judges = judges
+            return prep
+    prep.judge_list, prep.jury = resolve_judges(judges, aggregate)
+    prep.agg_name = getattr(prep.jury, "rule_name", type(prep.jury).__name__)
+    for j in prep.judge_list:
+        j.preflight()  # a bad template, backend or missing key variable fails before the first call
+    if ranking:
+        check_aggregator(prep.jury, prep.judge_list, prep.agg_name)  # so does a bad aggregator
+    prep.budget = Budget.for_judges(prep.judge_list, max_cost_usd, max_calls)  # and an unknown price under a cost budget
+    return prep
 
 
 def _batch_options(batch: Any, out: Any, budget: Any) -> dict[str, Any] | None:
@@ -245,7 +292,8 @@ async def _prefill(run: Run, plist: list[Pair], judge_list: list[Judge], seed: i
     from prefjudge.judging.batch import BatchRequest, prefill
 
     engine = run.engine
-    requests = (BatchRequest(j, j.render(p, o), engine.params(j)) for _, j, p, o in work_items(plist, judge_list, seed, order))
+    requests = (BatchRequest(j, j.render(p, o, template=engine.template(j)), engine.params(j))
+                for _, j, p, o in work_items(plist, judge_list, seed, order))
     try:
         summary = await prefill(engine, requests, **options)
     except TypeError as exc:
@@ -336,8 +384,8 @@ async def rank_in_run(run: Run, plist: list[Pair], judge_list: list[Judge], jury
     skipped = not_judged_frame([s for d in dones for s in d.skipped])
     aggregator = _guarded(jury.aggregate_table, agg_name, after=_calls_kept(len(judgments), run.store.path))
     meta = {
-        "judges": [judge_meta(j) for j in judge_list], "order": order, "seed": seed, "aggregate": agg_name,
-        "n_pairs": len(plist), "n_calls_made": run.engine.calls_made - made,
+        "judges": [judge_meta(j, run.engine.template(j)) for j in judge_list], "order": order, "seed": seed,
+        "aggregate": agg_name, "n_pairs": len(plist), "n_calls_made": run.engine.calls_made - made,
         "n_calls_cached": run.engine.calls_cached - cached, "store": str(run.store.path) if run.store.path else None,
         **(extra or {}),
     }
@@ -379,24 +427,21 @@ async def _adaptive(run: Run, plist: list[Pair], judge_list: list[Judge], seed: 
     return dones, meta
 
 
-async def _rank_to_folder(pairs: Any, judge_list: list[Judge], jury: Any, agg_name: str, *, order: str, seed: int,
-                          store: StoreInput, budget: Budget | None, progress: bool | None, max_in_flight: int | None,
-                          shard: tuple[int, int] | None, out: str | Path, extra: dict[str, Any]) -> RankResult:
+async def _rank_to_folder(pairs: Any, prep: _Prepared, *, order: str, seed: int, store: StoreInput,
+                          progress: bool | None, max_in_flight: int | None, out: str | Path,
+                          extra: dict[str, Any]) -> RankResult:
     """Stream the pairs through the run and write the tables as parquet parts in ``out``; outcomes are
     aggregated at the end from the judgments parts (never from Python objects)."""
     from prefjudge.judging.pairs import IdSet
 
-
+    judge_list, jury, agg_name, budget, shard = prep.judge_list, prep.jury, prep.agg_name, prep.budget, prep.part
     folder = prepare_folder(out)
-    n_rows = known_length(pairs)
-    total = None if n_rows is None else n_rows * calls_per_pair(judge_list, order) // (shard[1] if shard else 1)
     pw = PartWriter(folder, "pairs", pairs_part)
     jw = PartWriter(folder, "judgments", judgments_part)
     nw = PartWriter(folder, "not_judged", not_judged_part)
     skipped_pairs = IdSet()
     n_failed = 0
-    run = Run(store, judge_list, budget=budget, max_in_flight=max_in_flight, progress=progress, total=total)
-    async with run:
+    async with prep.open_run(store, max_in_flight=max_in_flight, progress=progress, pairs=pairs, order=order) as run:
         work = work_items(iter_pairs(pairs, shard, stats := {"rows": 0}), judge_list, seed, order,
                           on_pair=lambda p: pw.add(pair_row(p)))
         async with aclosing(run.judge(work)) as stream:
@@ -410,12 +455,13 @@ async def _rank_to_folder(pairs: Any, judge_list: list[Judge], jury: Any, agg_na
         for w in (pw, jw, nw):
             w.close()
         made, cached, path = run.engine.calls_made, run.engine.calls_cached, run.store.path
+        judges_meta = [judge_meta(j, run.engine.template(j)) for j in judge_list]
     if not stats["rows"]:
         raise InputError("no pairs given")
     aggregator = _guarded(jury.aggregate_table, agg_name, after=_calls_kept(jw.count, path))
     outcome_info = aggregate_parts(folder, jury, aggregator)
     meta: dict[str, Any] = {
-        "judges": [judge_meta(j) for j in judge_list], "order": order, "seed": seed, "aggregate": agg_name,
+        "judges": judges_meta, "order": order, "seed": seed, "aggregate": agg_name,
         "n_pairs": pw.count, "n_calls_made": made, "n_calls_cached": cached, "store": str(path) if path else None,
         **extra, "out": str(folder), "n_judgments": jw.count, "n_failed": n_failed,
         "outcomes": outcome_info,
@@ -490,18 +536,12 @@ async def aiter_judgments(
     max_in_flight: int | None = None,
 ) -> AsyncGenerator[Judgment, None]:
     """Async :func:`iter_judgments`."""
-    _check_order(order, streaming=True)
-    part = parse_shard(shard)
-    check_window(max_in_flight)
-    judge_list, _ = resolve_judges(judges)
-    for j in judge_list:
-        j.preflight()
-    budget = Budget.for_judges(judge_list, max_cost_usd, max_calls)
-    n_rows = known_length(pairs)
-    total = None if n_rows is None else n_rows * calls_per_pair(judge_list, order) // (part[1] if part else 1)
+    prep = _prepare_run(pairs, judges, order=order, shard=shard, max_in_flight=max_in_flight,
+                        max_cost_usd=max_cost_usd, max_calls=max_calls, streaming=True)
     skipped = 0
-    async with Run(store, judge_list, budget=budget, max_in_flight=max_in_flight, progress=progress, total=total) as run:
-        async with aclosing(run.judge(work_items(iter_pairs(pairs, part), judge_list, seed, order))) as stream:
+    async with prep.open_run(store, max_in_flight=max_in_flight, progress=progress, pairs=pairs, order=order) as run:
+        work = work_items(iter_pairs(pairs, prep.part), prep.judge_list, seed, order)
+        async with aclosing(run.judge(work)) as stream:
             async for d in stream:
                 skipped += len(d.skipped)
                 if d.judgment is not None:
@@ -599,13 +639,14 @@ class _Raised:
         self.exc = exc
 
 
-def judge_meta(judge: Judge) -> dict:
-    """Provenance of a judge (no secrets: the base_url without its credentials)."""
+def judge_meta(judge: Judge, template: Template | None = None) -> dict:
+    """Provenance of a judge (no secrets: the base_url without its credentials). ``template``: the one
+    its calls used (:meth:`Engine.template <prefjudge.judging.engine.Engine.template>`), else loaded now."""
     from prefjudge.secrets import redact_url
 
-    t = judge.load_template()
+    t = template if template is not None else judge.load_template()
     return {"name": judge.name, "model": judge.model, "backend": judge.backend, "family": judge.family,
-            "template": judge.template, "template_sha256": t.sha256, "mode": judge.verdict_mode,
+            "template": judge.template, "template_sha256": t.sha256, "mode": judge.mode or t.mode,
             "temperature": judge.temperature, "base_url": redact_url(judge.base_url)}
 
 

@@ -83,7 +83,8 @@ async def judge_one(engine: Engine, judge: Judge, pair: Pair, order: Order, seq:
     A call the budget refuses is not made: without the first call there is no judgment; without
     the re-ask the judgment keeps its unreadable verdict and says why no re-ask was made.
     """
-    messages = judge.render(pair, order)
+    template = engine.template(judge)
+    messages = judge.render(pair, order, template=template)
     params = engine.params(judge)
     out = await engine.complete(judge, messages, params)
     if out.skipped is not None:
@@ -93,8 +94,8 @@ async def judge_one(engine: Engine, judge: Judge, pair: Pair, order: Order, seq:
     skipped: list[NotJudged] = []
     if out.completion is not None:
         raw = out.completion.text
-        verdict = judge.parse(out.completion, pair, order)
-        followup = None if verdict.ok else judge.followup(pair, order, verdict)
+        verdict = judge.parse(out.completion, pair, order, template=template)
+        followup = None if verdict.ok else judge.followup(pair, order, verdict, template=template)
         if followup is not None:
             ask, read = followup
             follow = messages + [{"role": "assistant", "content": raw}, {"role": "user", "content": ask}]

@@ -9,14 +9,23 @@ Anthropic returns no logprobs, so a judge in logprob mode cannot use this path.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from prefjudge.backends.endpoint import Endpoint
-from prefjudge.backends.openai_backend import split_extra, url_credentials
+from prefjudge.backends.openai_backend import split_extra
 from prefjudge.errors import ConfigError
-from prefjudge.judging.batching.base import BatchProvider, BatchState, ResultLine, encode, provider_model, read_request
+from prefjudge.judging.batching.base import (
+    BatchProvider,
+    BatchState,
+    ResultLine,
+    client_settings,
+    decode_line,
+    encode,
+    provider_model,
+    read_request,
+    stream_lines,
+)
 from prefjudge.types import Completion
 
 MAX_REQUESTS = 100_000
@@ -87,11 +96,9 @@ def parse_result(text: str | bytes, where: str) -> ResultLine:
     >>> parse_result('{"custom_id": "k", "result": {"type": "expired"}}', "x").missing
     'expired'
     """
-    try:
-        obj = json.loads(text)
-    except ValueError as exc:
-        shown = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-        return ResultLine(problem=f"{where} is not JSON ({exc}): {shown[:120]!r}")
+    obj = decode_line(text, where)
+    if isinstance(obj, ResultLine):
+        return obj
     if not isinstance(obj, dict) or not isinstance(obj.get("custom_id"), str) or not isinstance(obj.get("result"), dict):
         return ResultLine(problem=f"{where} has no custom_id and result: {str(obj)[:120]!r}")
     custom_id, result = obj["custom_id"], obj["result"]
@@ -124,17 +131,10 @@ class AnthropicBatches(BatchProvider):
 
     def __init__(self, endpoint: Endpoint):
         anthropic = import_anthropic()
-        key = endpoint.resolved_api_key() or os.environ.get("ANTHROPIC_API_KEY")
-        if key is None and endpoint.base_url is not None:
-            key = "not-needed"
-        base_url, basic = url_credentials(endpoint.base_url)
-        options = split_extra(endpoint.params)[1]
-        headers = dict(options.get("extra_headers") or {})
-        if basic is not None:
-            headers["Authorization"] = basic
-        self._client = anthropic.AsyncAnthropic(api_key=key, base_url=anthropic_base_url(base_url), max_retries=4,
-                                                timeout=max(endpoint.timeout, 600.0), default_headers=headers or None,
-                                                default_query=options.get("extra_query"))
+        c = client_settings(endpoint, "ANTHROPIC_API_KEY")
+        self._client = anthropic.AsyncAnthropic(api_key=c.api_key, base_url=anthropic_base_url(c.base_url), max_retries=4,
+                                                timeout=max(endpoint.timeout, 600.0), default_headers=c.headers,
+                                                default_query=c.query)
 
     def line(self, custom_id: str, request_json: str) -> bytes:
         call, params, messages = read_request(request_json)
@@ -143,23 +143,20 @@ class AnthropicBatches(BatchProvider):
 
     async def submit(self, lines: list[bytes], submission: str, on_file: Callable[[str], None]) -> BatchState:
         batch = await self._client.messages.batches.create(requests=[json.loads(line) for line in lines])
-        return self._state(batch)
+        return self.state(batch)
 
-    async def poll(self, batch_id: str) -> BatchState:
-        return self._state(await self._client.messages.batches.retrieve(batch_id))
+    async def retrieve(self, batch_id: str) -> Any:
+        return await self._client.messages.batches.retrieve(batch_id)
 
     @staticmethod
-    def _state(batch: Any) -> BatchState:
+    def state(batch: Any) -> BatchState:
         return BatchState(batch.id, batch.processing_status, batch.processing_status == "ended", None,
                           batch.request_counts.model_dump(), {"results_url": batch.results_url})
 
     async def results(self, state: BatchState) -> AsyncIterator[ResultLine]:
-        async with self._client.messages.batches.with_streaming_response.results(state.batch_id) as response:
-            number = 0
-            async for text in response.iter_lines():
-                number += 1
-                if text.strip():
-                    yield parse_result(text, f"line {number} of the results of {state.batch_id}")
+        async for line in stream_lines(self._client.messages.batches.with_streaming_response.results(state.batch_id),
+                                       parse_result, lambda number: f"line {number} of the results of {state.batch_id}"):
+            yield line
 
     async def cancel(self, batch_id: str) -> None:
         await self._client.messages.batches.cancel(batch_id)

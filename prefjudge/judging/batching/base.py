@@ -1,17 +1,27 @@
-"""What every batch adapter shares: its interface, batch states, result lines, custom ids."""
+"""What every batch adapter shares: its interface, batch states, result lines, custom ids, and the
+parts of a provider client's life that do not depend on the provider: its settings (key, URL,
+headers), a poll (retrieve, then the provider's status mapping) and the reading of a result stream
+line by line. The loop that polls every batch until it ends or the deadline passes is provider-free
+and lives in :class:`prefjudge.judging.batch` (``_Run.wait``)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from prefjudge.backends.base import CallParams
 from prefjudge.types import Completion
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
+    from prefjudge.backends.endpoint import Endpoint
 
 ProviderName = Literal["openai", "anthropic"]
 PROVIDERS: tuple[str, ...] = ("openai", "anthropic")
@@ -81,6 +91,59 @@ def encode(line: dict) -> bytes:
     return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def decode_line(text: str | bytes, where: str) -> Any:
+    """The JSON value of one result line, or a :class:`ResultLine` with the problem when it is not JSON.
+
+    >>> decode_line('{"custom_id": "k"}', "x"), decode_line("oops", "line 2").problem[:21]
+    ({'custom_id': 'k'}, 'line 2 is not JSON (E')
+    """
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        shown = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        return ResultLine(problem=f"{where} is not JSON ({exc}): {shown[:120]!r}")
+
+
+async def stream_lines(response: AbstractAsyncContextManager[Any], parse: Callable[[str, str], ResultLine],
+                       where: Callable[[int], str]) -> AsyncIterator[ResultLine]:
+    """``parse(line, where(number))`` of every non-blank line of a streamed response (an SDK's
+    ``with_streaming_response`` call), numbered from 1 as the provider wrote them."""
+    async with response as opened:
+        number = 0
+        async for text in opened.iter_lines():
+            number += 1
+            if text.strip():
+                yield parse(text, where(number))
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """What a provider's SDK client is built with, from an endpoint."""
+
+    api_key: str | None
+    base_url: str | None
+    """Without credentials (they are sent as a Basic ``Authorization`` header)."""
+    headers: dict[str, str] | None
+    query: Mapping[str, Any] | None
+
+
+def client_settings(endpoint: Endpoint, key_env: str) -> ClientSettings:
+    """The key (the endpoint's, else the ``key_env`` variable, else any key for a local server), the
+    base URL without credentials, the headers (``extra_headers`` and the URL's credentials) and the
+    query parameters (``extra_query``) of an endpoint's batch client."""
+    from prefjudge.backends.openai_backend import split_extra, url_credentials
+
+    key = endpoint.resolved_api_key() or os.environ.get(key_env)
+    if key is None and endpoint.base_url is not None:
+        key = "not-needed"  # local servers accept any key
+    base_url, basic = url_credentials(endpoint.base_url)
+    options = split_extra(endpoint.params)[1]
+    headers = dict(options.get("extra_headers") or {})
+    if basic is not None:
+        headers["Authorization"] = basic
+    return ClientSettings(key, base_url, headers or None, options.get("extra_query"))
+
+
 def transient_status(status: Any) -> bool:
     """Whether an HTTP status inside a batch result is worth another submission."""
     return isinstance(status, int) and (status >= 500 or status in (408, 409, 425, 429))
@@ -110,9 +173,19 @@ class BatchProvider(ABC):
         creating it), or None when the provider cannot tell."""
         return None
 
-    @abstractmethod
     async def poll(self, batch_id: str) -> BatchState:
-        """The batch's state now."""
+        """The batch's state now: the provider's batch object (:meth:`retrieve`) read by :meth:`state`."""
+        return self.state(await self.retrieve(batch_id))
+
+    @abstractmethod
+    async def retrieve(self, batch_id: str) -> Any:
+        """The provider's batch object (SDK value) now."""
+
+    @staticmethod
+    @abstractmethod
+    def state(batch: Any) -> BatchState:
+        """A provider's batch object (as created or retrieved) as a :class:`BatchState`: its status
+        word, whether it ended, why the whole batch failed, its counts and what reading it needs."""
 
     @abstractmethod
     def results(self, state: BatchState) -> AsyncIterator[ResultLine]:

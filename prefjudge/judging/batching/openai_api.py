@@ -9,22 +9,23 @@ body of a line is exactly what the openai backend sends live (:func:`request_kwa
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from prefjudge.backends.endpoint import Endpoint
-from prefjudge.backends.openai_backend import request_kwargs, split_extra, url_credentials
+from prefjudge.backends.openai_backend import request_kwargs, split_extra
 from prefjudge.backends.reply import read_chat_completion
 from prefjudge.errors import PermanentBackendError
 from prefjudge.judging.batching.base import (
     BatchProvider,
     BatchState,
     ResultLine,
+    client_settings,
+    decode_line,
     encode,
     provider_model,
     read_request,
+    stream_lines,
     transient_status,
 )
 
@@ -54,11 +55,9 @@ def parse_line(text: str | bytes, where: str) -> ResultLine:
     >>> parse_line("not json", "line 3 of output file f").problem[:35]
     'line 3 of output file f is not JSON'
     """
-    try:
-        obj = json.loads(text)
-    except ValueError as exc:
-        shown = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-        return ResultLine(problem=f"{where} is not JSON ({exc}): {shown[:120]!r}")
+    obj = decode_line(text, where)
+    if isinstance(obj, ResultLine):
+        return obj
     if not isinstance(obj, dict) or not isinstance(obj.get("custom_id"), str):
         return ResultLine(problem=f"{where} has no custom_id: {str(obj)[:120]!r}")
     custom_id = obj["custom_id"]
@@ -91,17 +90,10 @@ class OpenAIBatches(BatchProvider):
     def __init__(self, endpoint: Endpoint, *, completion_window: str = "24h"):
         from openai import AsyncOpenAI
 
-        key = endpoint.resolved_api_key() or os.environ.get("OPENAI_API_KEY")
-        if key is None and endpoint.base_url is not None:
-            key = "not-needed"  # local servers accept any key
-        base_url, basic = url_credentials(endpoint.base_url)
-        options = split_extra(endpoint.params)[1]
-        headers = dict(options.get("extra_headers") or {})
-        if basic is not None:
-            headers["Authorization"] = basic
+        c = client_settings(endpoint, "OPENAI_API_KEY")
         # uploads and downloads of up to 200 MB: far longer than one chat call may take
-        self._client = AsyncOpenAI(base_url=base_url, api_key=key, max_retries=4, timeout=max(endpoint.timeout, 600.0),
-                                   default_headers=headers or None, default_query=options.get("extra_query"))
+        self._client = AsyncOpenAI(base_url=c.base_url, api_key=c.api_key, max_retries=4,
+                                   timeout=max(endpoint.timeout, 600.0), default_headers=c.headers, default_query=c.query)
         self._window = completion_window
 
     def line(self, custom_id: str, request_json: str) -> bytes:
@@ -120,7 +112,7 @@ class OpenAIBatches(BatchProvider):
         batch = await self._client.batches.create(input_file_id=uploaded.id, endpoint=CHAT_URL,
                                                   completion_window=self._window,  # type: ignore[arg-type]
                                                   metadata={"prefjudge_submission": submission})
-        return self._state(batch)
+        return self.state(batch)
 
     async def find(self, submission: str, since: float) -> str | None:
         seen = 0
@@ -132,11 +124,11 @@ class OpenAIBatches(BatchProvider):
                 break
         return None
 
-    async def poll(self, batch_id: str) -> BatchState:
-        return self._state(await self._client.batches.retrieve(batch_id))
+    async def retrieve(self, batch_id: str) -> Any:
+        return await self._client.batches.retrieve(batch_id)
 
     @staticmethod
-    def _state(batch: Any) -> BatchState:
+    def state(batch: Any) -> BatchState:
         failed = None
         if batch.status == "failed":
             errors = getattr(batch.errors, "data", None) or []
@@ -151,12 +143,9 @@ class OpenAIBatches(BatchProvider):
             file_id = state.detail.get(f"{what}_file_id")
             if not file_id:
                 continue
-            async with self._client.files.with_streaming_response.content(file_id) as response:
-                number = 0
-                async for text in response.iter_lines():
-                    number += 1
-                    if text.strip():
-                        yield parse_line(text, f"line {number} of {what} file {file_id}")
+            async for line in stream_lines(self._client.files.with_streaming_response.content(file_id), parse_line,
+                                           lambda number, name=f"{what} file {file_id}": f"line {number} of {name}"):
+                yield line
 
     async def cancel(self, batch_id: str) -> None:
         await self._client.batches.cancel(batch_id)

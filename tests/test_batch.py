@@ -208,7 +208,7 @@ def test_the_api_key_never_reaches_the_store_or_the_summary(tmp_path, sim_world)
     pairs = _pairs(2, sim_world)
     with _server("openai", sim_world) as server:
         judge = make_judge("openai", server.base_url)
-        server.batches.configure(error_status=400, fail_rate=0.5)
+        server.batches.configure(error_status=400, fail_rate=1.0)  # every request fails (a random share could be none)
         summary, _ = prefill_sync(tmp_path / "s.db", judge, pairs)
     assert "sk-test-key-123" not in summary.model_dump_json()
     assert summary.failed > 0  # errors were recorded, and none carries the key

@@ -304,8 +304,9 @@ def test_bad_entries_and_options_fail_naming_the_field(tmp_path):
     _fails(tmp_path, {**base, "rank": rating, "preferences": {"drop_ties": False}}, "preferences.drop_ties")
     _fails(tmp_path, {**base, "rank": rating, "jury": {"aggregate": "mean"}}, "jury:")
     _fails(tmp_path, {**base, "input": {"dataset": "d.parquet"}, "rank": rating}, "rank.strategy")
-    # a reward model ranks candidates only by rating; as a juror of pairs, jury.aggregate alone applies
-    _fails(tmp_path, {**base, "judges": [{"kind": "reward_model", "path": "p"}]}, "judges[0]", "strategy 'rating'")
+    # a reward model is a juror of candidates' pairwise strategies too; as a juror, jury.aggregate alone applies
+    assert CurateConfig.model_validate({**base, "judges": [llm, {"kind": "reward_model", "path": "p"}],
+                                        "rank": {"strategy": "knockout"}}).judges[1]["kind"] == "reward_model"
     _fails(tmp_path, {**base, "input": {"pairs": "p.jsonl"}, "judges": [llm, {"kind": "reward_model", "path": "p"}],
                       "jury": {"quorum": 2}}, "jury.quorum")
     # what is accepted: min_agreement (share of judges who scored chosen higher), the rating options

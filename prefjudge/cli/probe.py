@@ -54,6 +54,23 @@ def probe_command(
 
     with user_errors():
         judges = judges_from_options(judge, backend, base_url, api_key_env, judges_file, template)
+        _refuse_reward_models(judges, judges_file)
         report = run_probe(read_table(pairs), judges, probes=tuple(probe) or PROBES, n=n, seed=seed,
                            store=str(store) if store else None)
     write_reports(report, html=html, md=md, json_out=json_out, fail_on_warning=fail_on_warning)
+
+
+def _refuse_reward_models(judges: list, judges_file: Path | None) -> None:
+    """A ``kind: reward_model`` entry of ``--judges-file`` (its judges come first) is refused, naming it."""
+    from prefjudge.config_files import field_path, load_yaml
+    from prefjudge.errors import ConfigError
+    from prefjudge.judging.judge import Judge
+
+    for i, j in enumerate(judges):
+        if not isinstance(j, Judge):
+            keyed = judges_file is not None and isinstance(load_yaml(judges_file, "judges file"), dict)
+            raise ConfigError(f"{judges_file}: entry {field_path(('judges', i) if keyed else (i,))} "
+                              f"(reward model {j.name!r}, kind: reward_model, path {getattr(j, 'path', '?')}) is a local reward "
+                              "model; prefjudge probe measures how LLM judges' verdicts move (display order, filler, "
+                              "lists, injected instructions, named authors, repeated calls): remove the entry or give "
+                              "a judges file of LLM judges")

@@ -253,15 +253,12 @@ class CurateConfig(StrictModel):
                              "(UltraFeedback's rule); remove drop_ties: false with rank.strategy 'rating'")
 
     def _check_reward_jurors(self) -> None:
-        """Reward models are jurors of ``rank_pairs`` (pairs, a re-judged dataset) only."""
+        """Reward models are jurors of ``rank_pairs`` and of the pairwise strategies of ``rank_responses``
+        (through the same scorer path), aggregated by ``jury.aggregate`` alone."""
         from prefjudge.judging.judges_file import is_reward_model
 
-        rms = [i for i, s in enumerate(self.judges) if is_reward_model(s)]
-        if not rms:
+        if not any(is_reward_model(s) for s in self.judges):
             return
-        if self.input.kind in ("candidates", "prompts"):
-            raise ValueError(f"judges[{rms[0]}]: a reward model scores candidates with rank.strategy 'rating'; "
-                             f"the pairwise strategy {self.rank.strategy!r} takes LLM judges only")
         j = self.jury
         if j is not None and (j.quorum is not None or j.same_family != "keep"):
             field = "quorum" if j.quorum is not None else "same_family"

@@ -5,7 +5,8 @@ Relative paths in the config are relative to the current directory.
 
 A judges entry with ``kind: reward_model`` builds a :class:`prefjudge.RewardModel`
 (:func:`prefjudge.judging.judges_file.build_judge`): a juror of ``rank_pairs`` (pairs, a re-judged
-dataset) and a scorer of ``strategy: rating``. With ``rank.strategy: rating`` every answer is rated
+dataset) and of ``rank_responses``' pairwise strategies (candidates, prompts), and a scorer of
+``strategy: rating``. With ``rank.strategy: rating`` every answer is rated
 once per judge (:func:`prefjudge.rate`; the answers of a pair when the input is pairs or a re-judged
 dataset) and :class:`RatedPairs` makes one pair per prompt
 (:func:`prefjudge.curate.from_ratings.ratings_to_preferences`) for ``to_preferences``.

@@ -13,7 +13,7 @@ standard error, rank per candidate) and ``selections`` (best and worst per promp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
@@ -81,7 +81,12 @@ async def arank_responses(candidates: CandidatesInput, judges: JudgesInput, *, s
     ``candidates`` (``cands=`` is its deprecated old name): one row per candidate (prompt, response, optional model, prompt_id, system) or one
     row per prompt (prompt, responses list, optional models list), as a list, any iterable of rows, a
     DataFrame, a Dataset/IterableDataset or a .jsonl/.parquet path (the candidates are grouped by
-    prompt in memory). ``judges``: a Judge, a list or a Jury.
+    prompt in memory). ``judges``: a Judge, a list or a Jury. A list may hold local reward models
+    (:class:`~prefjudge.RewardModel`, PairRM-style models), alone or beside LLM judges: every
+    strategy then judges its rounds through ``rank_pairs``' reward-model path (one verdict per
+    comparison and reward model, aggregated with the LLM judges' by ``aggregate``), and a reward
+    model scores each answer once per run (:mod:`prefjudge.curate.run_scores`); as in
+    ``rank_pairs``, not with ``max_cost_usd``/``max_calls``, and each round opens its own engine.
     ``strategy``: ``"round_robin"`` (all N(N-1)/2 pairs), ``"adaptive"`` (default) or ``"knockout"``;
     the last two find the best and worst answer in at most ``budget`` comparisons per prompt
     (default 2N), see :mod:`prefjudge.curate.strategies`; ``"rating"`` rates each candidate once per
@@ -91,7 +96,8 @@ async def arank_responses(candidates: CandidatesInput, judges: JudgesInput, *, s
     lowest score). ``order``, ``seed``, ``store``,
     ``aggregate``: as for ``rank_pairs`` (each comparison is judged by every judge).
 
-    Every round runs on one engine (one client, semaphore and rate-limit window per endpoint).
+    Without reward models every round runs on one engine (one client, semaphore and rate-limit
+    window per endpoint).
     ``max_cost_usd``/``max_calls`` (a number for the run or a mapping judge name -> limit; not to be
     confused with ``budget``, comparisons per prompt) bound the whole run, all rounds together:
     no round starts once the run's limit (or every judge's) is reached, and the calls not made are
@@ -99,7 +105,14 @@ async def arank_responses(candidates: CandidatesInput, judges: JudgesInput, *, s
     """
     from prefjudge.judging.budget import Budget
     from prefjudge.judging.pairs import normalize_pairs
-    from prefjudge.judging.rank_pairs import _check_order, check_aggregator, rank_in_run, resolve_judges
+    from prefjudge.judging.rank_pairs import (
+        _check_order,
+        check_aggregator,
+        judge_meta,
+        rank_in_run,
+        resolve_judges,
+        split_scorers,
+    )
     from prefjudge.judging.shard import in_shard, parse_shard
     from prefjudge.judging.stream import Run, budget_meta, check_window
 
@@ -110,36 +123,94 @@ async def arank_responses(candidates: CandidatesInput, judges: JudgesInput, *, s
         return await _by_rating(candidates, judges, seed=seed, store=store, progress=progress, budget=budget,
                                 aggregate=aggregate, limits=(max_cost_usd, max_calls, shard, max_in_flight))
     groups, skipped = normalize_candidates(readable_rows(candidates))
-    judge_list, jury = resolve_judges(judges, aggregate)  # bad judges fail before the first call
-    agg_name = getattr(jury, "rule_name", type(jury).__name__)
+    llm_judges, scorers = split_scorers(judges)
+    if not scorers:
+        judge_list, jury = resolve_judges(judges, aggregate)  # bad judges fail before the first call
+        agg_name = getattr(jury, "rule_name", type(jury).__name__)
     planners = [_planner(strategy, g, seed, budget) for g in groups]  # every group checked, whatever the shard
     kept = [(g, p) for g, p in zip(groups, planners) if in_shard(g.prompt_id, part)]
     groups, planners = [g for g, _ in kept], [p for _, p in kept]
+    meta = {"strategy": strategy, "seed": seed, "order": order, "skipped_failed_generations": skipped,
+            "duplicates_removed": sum(g.duplicates for g in groups), "budget": budget}
+    if scorers:
+        ranking = await _with_reward_models(groups, planners, llm_judges, scorers, meta, order=order, seed=seed,
+                                            store=store, aggregate=aggregate, progress=progress,
+                                            max_cost_usd=max_cost_usd, max_calls=max_calls,
+                                            max_in_flight=max_in_flight)
+        if part is not None:
+            ranking.meta["shard"] = list(part)
+        return ranking
     for j in judge_list:
         j.preflight()
     check_aggregator(jury, judge_list, agg_name)
     money = Budget.for_judges(judge_list, max_cost_usd, max_calls)
     names = [j.name for j in judge_list]
-    results: list[RankResult] = []
     async with Run(store, judge_list, budget=money, max_in_flight=max_in_flight, progress=progress) as run:
-        while True:
-            batch = [_pair(g, i, j) for g, p in zip(groups, planners) for i, j in p.next_pairs()]
-            if not batch:
-                break
-            res = await rank_in_run(run, normalize_pairs(batch), judge_list, jury, agg_name, order=order, seed=seed)
-            _feed(res, groups, planners)
-            results.append(res)
-            if money is not None and money.exhausted(names):
-                break  # the next round could only read the store: stop here (a rerun with a higher limit goes on)
+        async def judge_round(batch: list[dict[str, Any]]) -> RankResult:
+            return await rank_in_run(run, normalize_pairs(batch), judge_list, jury, agg_name, order=order, seed=seed)
+
+        # once the run's limit is reached the next round could only read the store: stop (a rerun with a
+        # higher limit goes on)
+        results = await _rounds(groups, planners, judge_round,
+                                stop=lambda: money is not None and money.exhausted(names))
         made, cached = run.engine.calls_made, run.engine.calls_cached
-    meta = {"strategy": strategy, "seed": seed, "order": order, "skipped_failed_generations": skipped,
-            "duplicates_removed": sum(g.duplicates for g in groups), "budget": budget}
-    ranking = _assemble(results, groups, meta, judge_list, agg_name, made, cached)
+    base = {"judges": [judge_meta(j) for j in judge_list], "aggregate": agg_name}
+    ranking = _assemble(results, groups, meta, base, made, cached)
     if part is not None:
         ranking.meta["shard"] = list(part)
     if money is not None:
         ranking.meta["spend"] = budget_meta(money, ranking.not_judged)
     return ranking
+
+
+async def _rounds(groups: list[Group], planners: list[Planner], judge_round: Callable[[list], Awaitable[RankResult]],
+                  stop: Callable[[], bool] = lambda: False) -> list[RankResult]:
+    """Round after round: every planner's next pairs judged together, each outcome fed back, until no
+    planner asks for more (or ``stop()`` after a round)."""
+    results: list[RankResult] = []
+    while True:
+        batch = [_pair(g, i, j) for g, p in zip(groups, planners) for i, j in p.next_pairs()]
+        if not batch:
+            break
+        res = await judge_round(batch)
+        _feed(res, groups, planners)
+        results.append(res)
+        if stop():
+            break
+    return results
+
+
+async def _with_reward_models(groups: list[Group], planners: list[Planner], llm_judges: Any, scorers: list[Any],
+                              meta: dict[str, Any], *, order: str, seed: int, store: Any, aggregate: Any,
+                              progress: bool | None, max_cost_usd: Any, max_calls: Any,
+                              max_in_flight: int | None) -> ResponseRanking:
+    """Reward models among the jurors: every round goes through :func:`arank_pairs`' scorer path (the
+    LLM judges as usual, each reward model one verdict per comparison, the jury's rule over all of
+    them). Each reward model is seen through :class:`~prefjudge.curate.run_scores.RunScores`, so it
+    scores each answer once per run, whatever the number of comparisons and rounds."""
+    from prefjudge.aggregation.jury import Jury
+    from prefjudge.curate.run_scores import RunScores
+    from prefjudge.judging.rank_pairs import arank_pairs, judge_meta, resolve_judges
+
+    llm_list = resolve_judges(llm_judges)[0] if llm_judges else []  # bad judges fail before the first call
+    for s in scorers:
+        if hasattr(s, "preflight"):
+            s.preflight()  # a folder without a loadable model fails before the first call too
+    jurors = [*llm_list, *(RunScores(s) for s in scorers)]
+    rule = Jury([j.name for j in jurors], aggregate=aggregate or "majority")  # a bad rule fails before the first call
+
+    async def judge_round(batch: list[dict[str, Any]]) -> RankResult:
+        return await arank_pairs(batch, jurors, order=order, seed=seed, store=store, aggregate=aggregate,
+                                 progress=progress, max_cost_usd=max_cost_usd, max_calls=max_calls,
+                                 max_in_flight=max_in_flight)
+
+    results = await _rounds(groups, planners, judge_round)
+    made = sum(int(r.meta.get("n_calls_made") or 0) for r in results)
+    cached = sum(int(r.meta.get("n_calls_cached") or 0) for r in results)
+    base = {"judges": [judge_meta(j) for j in llm_list] + [
+        {"name": s.name, "kind": "reward_model", "model": str(getattr(s, "path", type(s).__name__)),
+         "family": getattr(s, "family", None)} for s in scorers], "aggregate": getattr(rule, "rule_name", "majority")}
+    return _assemble(results, groups, meta, base, made, cached)
 
 
 async def _by_rating(candidates: Any, judges: Any, *, seed: int, store: Any, progress: bool | None, budget: Any,
@@ -189,12 +260,12 @@ def _feed(res: RankResult, groups: list[Group], planners: list[Planner]) -> None
         index[row["prompt_id"]].observe((int(row["cand_a"]), int(row["cand_b"])), p_a, n)
 
 
-def _assemble(results: list[RankResult], groups: list[Group], meta: dict[str, Any], judge_list: list,
-              agg_name: str, made: int, cached: int) -> ResponseRanking:
+def _assemble(results: list[RankResult], groups: list[Group], meta: dict[str, Any], base: dict[str, Any],
+              made: int, cached: int) -> ResponseRanking:
+    """The ranking of the rounds' results; ``base``: the judges and aggregate of the meta when no round ran."""
     import pandas as pd
 
     from prefjudge.curate.selection import candidate_table, selection_table
-    from prefjudge.judging.rank_pairs import judge_meta
     from prefjudge.judging.stream import not_judged_frame
     from prefjudge.judgments import empty_judgments
     from prefjudge.types import OUTCOME_COLUMNS
@@ -211,7 +282,7 @@ def _assemble(results: list[RankResult], groups: list[Group], meta: dict[str, An
                                       "human", "identical", "prompt_id", "cand_a", "cand_b"])
         judgments, outcomes = empty_judgments(), pd.DataFrame(columns=list(OUTCOME_COLUMNS))
         not_judged = not_judged_frame([])
-    base = results[0].meta if results else {"judges": [judge_meta(j) for j in judge_list], "aggregate": agg_name}
+    base = results[0].meta if results else base
     meta = {**{k: base.get(k) for k in ("judges", "aggregate")}, **meta, "n_calls_made": made, "n_calls_cached": cached}
     cand = candidate_table(groups, pairs, outcomes)
     return ResponseRanking(pairs=pairs, judgments=judgments, outcomes=outcomes, meta=meta, not_judged=not_judged,

@@ -119,6 +119,10 @@ def _judges(judges: Any) -> list[Judge]:
     if not out:
         raise InputError("no judges given", field="judges")
     for j in out:
+        if not isinstance(j, Judge) and (hasattr(j, "compare") or hasattr(j, "prefer")):  # RewardModel, PairRM-style
+            raise InputError(f"{getattr(j, 'name', '?')!r} is a local reward model ({type(j).__name__}); probe measures "
+                             "how LLM judges' verdicts move (display order, filler, lists, injected instructions, "
+                             "named authors, repeated calls): leave reward models out of the judges", field="judges")
         if not isinstance(j, Judge):
             raise InputError(f"judges must be prefjudge.Judge objects, got {type(j).__name__}", field="judges")
     names = [j.name for j in out]

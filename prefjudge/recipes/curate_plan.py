@@ -36,18 +36,35 @@ def key_note(spec: dict[str, Any]) -> str:
 
 
 def _models(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"name": s.get("name") or s.get("model"), "model": s.get("model"), "backend": s.get("backend", "openai"),
+    """Name, model, backend and credentials of each generator or judge entry; a ``kind: reward_model``
+    judges entry is a local reward model: its path, no endpoint and no key."""
+    from prefjudge.judging.judges_file import is_reward_model, judge_name
+
+    return [{"name": judge_name(s), "kind": "reward_model", "model": s.get("path"), "path": s.get("path"),
+             "backend": "local reward model", "credentials": "none (scores locally, no remote call)"}
+            if is_reward_model(s) else
+            {"name": s.get("name") or s.get("model"), "model": s.get("model"), "backend": s.get("backend", "openai"),
              "credentials": key_note(s)} for s in specs]
 
 
+def remote_judges(judges: list[dict[str, Any]]) -> int:
+    """The judges of a plan that call an endpoint (a local reward model makes no remote call)."""
+    return sum(1 for j in judges if j.get("kind") != "reward_model")
+
+
 def comparisons_per_prompt(strategy: str, n: int, budget: int | None) -> int:
-    """At most this many comparisons per prompt of ``n`` candidates.
+    """At most this many comparisons per prompt of ``n`` candidates, each asked of every judge (with
+    ``strategy="rating"``: ``n`` ratings per judge, one per candidate).
 
     >>> comparisons_per_prompt("round_robin", 12, None), comparisons_per_prompt("adaptive", 12, None)
     (66, 24)
+    >>> comparisons_per_prompt("rating", 12, None)
+    12
     """
     if strategy == "round_robin":
         return n * (n - 1) // 2
+    if strategy == "rating":
+        return n
     return budget or 2 * n
 
 
@@ -84,8 +101,9 @@ def plan_curate(step: CurateStep, base_dir: Path) -> dict[str, Any]:
     n_prompts = _n_prompts(cfg) if cfg.input.kind == "prompts" else None
     calls = None
     if n_prompts and comparisons:
-        orders = 2 if cfg.rank.order == "both" else 1
-        calls = {"generate": n_prompts * per_prompt, "judge_at_most": n_prompts * comparisons * len(judges) * orders}
+        orders = 2 if cfg.rank.order == "both" and cfg.rank.strategy != "rating" else 1
+        calls = {"generate": n_prompts * per_prompt,
+                 "judge_at_most": n_prompts * comparisons * remote_judges(judges) * orders}
     return {"id": step.id, "kind": "curate", "input": {"kind": cfg.input.kind, "source": getattr(cfg.input, cfg.input.kind),
                                                      "n_prompts": n_prompts},
             "generators": generators, "judges": judges, "simulated": step.simulated is not None,
@@ -115,10 +133,15 @@ def format_curate(s: dict[str, Any]) -> list[str]:
     if s["candidates_per_prompt"]:
         lines.append(f"    generate: {s['candidates_per_prompt']} candidates per prompt from {names(s['generators'])}")
     tag = " SIMULATED" if all(j["backend"] == "SIMULATED" for j in s["judges"]) else ""
+    per = s["comparisons_per_prompt"]
+    per_text = ("" if not per else f", {per} ratings per prompt and judge" if s["rank"]["strategy"] == "rating"
+                else f", at most {per} comparisons per prompt")
     lines.append(f"    jury{tag}: {names(s['judges'])}; order {s['rank']['order']}, strategy {s['rank']['strategy']}"
-                 + (f", at most {s['comparisons_per_prompt']} comparisons per prompt" if s["comparisons_per_prompt"] else ""))
+                 + per_text)
     if s["calls"]:
-        lines.append(f"    calls: {s['calls']['generate']} generations, at most {s['calls']['judge_at_most']} judge calls")
+        local = any(j.get("kind") == "reward_model" for j in s["judges"])
+        lines.append(f"    calls: {s['calls']['generate']} generations, at most {s['calls']['judge_at_most']} judge calls"
+                     + (" (reward models score locally: no remote call)" if local else ""))
     if s["simulated"]:
         lines.append(f"    SIMULATED world: latent quality = {s['simulated_score']}")
     lines.append(f"    curate: min_margin {p['min_margin']}, min_agreement {p['min_agreement']}, drop ties {p['drop_ties']}, "

@@ -133,3 +133,23 @@ def test_reward_model_sits_in_a_jury_beside_llm_judges(paths, tmp_path):
     assert mixed.outcomes["winner"].notna().all()
     with pytest.raises(ConfigError, match="reward models as jurors"):
         pj.rank_pairs(pairs, [llm, rm], out=tmp_path / "o", progress=False)
+
+
+def test_a_jury_object_holding_a_reward_model_keeps_its_settings(paths, tmp_path):
+    """``pj.Jury([llm, rm], aggregate=..., quorum=...)``: the reward model is a juror like any other,
+    and the Jury's rule and quorum decide (the same outcomes as the list with ``aggregate=``)."""
+    rm = pj.RewardModel(paths[0], name="tiny-rm")
+    pairs = [{"id": f"p{i}", "prompt": "Which is better?", "response_a": a, "response_b": b}
+             for i, (a, b) in enumerate([(f"A {GOOD} answer.", "A plain answer."), ("A plain answer.", f"{GOOD} {GOOD} yes")])]
+    with SimServer(judges=[SimJudge(name="gpt-sim", noise=0.3)], world=SimWorld()) as server:
+        llm = pj.Judge("gpt-sim", base_url=server.base_url, api_key="x")
+        listed = pj.rank_pairs(pairs, [llm, rm], aggregate="mean", store=tmp_path / "s.db", progress=False)
+        jury = pj.rank_pairs(pairs, pj.Jury([llm, rm], aggregate="mean"), store=tmp_path / "s.db", progress=False)
+        assert jury.meta["aggregate"] == "mean" and set(jury.judgments["judge"]) == {"gpt-sim", "tiny-rm"}
+        pd.testing.assert_frame_equal(jury.outcomes, listed.outcomes)
+        # quorum 3 of 2 jurors cannot be met: the Jury's own check; quorum 2 needs both verdicts
+        with pytest.raises(ConfigError, match="quorum"):
+            pj.Jury([llm, rm], quorum=3)
+        strict = pj.rank_pairs(pairs, pj.Jury([llm, rm], aggregate="mean", quorum=2), store=tmp_path / "s.db",
+                               progress=False)
+        assert strict.outcomes["winner"].notna().all() and strict.meta["aggregate"] == "mean"

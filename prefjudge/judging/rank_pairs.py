@@ -311,12 +311,26 @@ def _is_scorer(obj: Any) -> bool:
 
 
 def split_scorers(judges: Any) -> tuple[Any, list[Any]]:
-    """(the LLM judges as given, the reward-model scorers among them)."""
+    """(the LLM judges as given, the reward-model scorers among them). A ``Jury`` holding reward
+    models comes back as a Jury of its LLM judges with the same settings (its rule, quorum,
+    same_family, weights and families then apply to every juror, the reward models too)."""
     if _is_scorer(judges):
         return [], [judges]
     if isinstance(judges, (list, tuple)):
         return [j for j in judges if not _is_scorer(j)], [j for j in judges if _is_scorer(j)]
+    inner = getattr(judges, "judges", None)
+    if isinstance(inner, list) and any(_is_scorer(j) for j in inner):
+        llm = [j for j in inner if not _is_scorer(j)]
+        return _JuryOf(llm, judges), [j for j in inner if _is_scorer(j)]
     return judges, []
+
+
+class _JuryOf(list):
+    """The LLM judges of a ``Jury`` that also holds reward models, with that Jury (its settings)."""
+
+    def __init__(self, judges: list[Any], jury: Any):
+        super().__init__(judges)
+        self.jury = jury
 
 
 async def _with_scorers(plist: list[Pair] | None, judges: Any, scorers: list[Any], *, aggregate: Any, order: str,
@@ -332,11 +346,18 @@ async def _with_scorers(plist: list[Pair] | None, judges: Any, scorers: list[Any
                           "max_cost_usd/max_calls and batch=, or rank with the LLM judges alone")
     if aggregate is not None:
         check_rule(aggregate)
+    given = getattr(judges, "jury", None)  # a Jury the reward models were part of
+    judges = list(judges)
     names = [j.name for j in judges] + [s.name for s in scorers]
     if len(set(names)) != len(names):
         raise InputError(f"judge names must be unique; repeated: {sorted({n for n in names if names.count(n) > 1})}",
                          field="judges")
-    jury = Jury(names, aggregate=aggregate or "majority")
+    if given is not None:
+        settings = given.model_dump(exclude={"judges"})
+        settings["aggregate"] = aggregate if aggregate is not None else given.aggregate
+        jury = Jury(names, **settings)
+    else:
+        jury = Jury(names, aggregate=aggregate or "majority")
     agg_name = getattr(jury, "rule_name", "majority")
     judgments: list[Judgment] = []
     meta: dict[str, Any] = {"order": order, "seed": seed, "aggregate": agg_name, "n_pairs": len(plist),

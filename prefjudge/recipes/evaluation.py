@@ -109,7 +109,8 @@ def _simulated(result, judges: Any) -> dict[str, Any] | None:
     if result is not None:
         return from_meta(result.meta)
     listed = judges.judges if hasattr(judges, "judges") else judges if isinstance(judges, list) else [judges]
-    return from_meta({"judges": [{"name": j.name, "model": j.model, "base_url": j.base_url} for j in listed]})
+    return from_meta({"judges": [{"name": j.name, "model": getattr(j, "model", None), "base_url": getattr(j, "base_url", None)}
+                                 for j in listed]})  # a reward model has no endpoint
 
 
 def _mean_lengths(trained: list[str], base: list[str]) -> dict[str, float]:

@@ -153,7 +153,7 @@ def _plan_step(step, recipe: Recipe, base_dir: Path) -> dict[str, Any]:
 def _plan_iterate(step: IterateStep, base_dir: Path) -> dict[str, Any]:
     """An iterate step's plan: each round's generation, jury and curation, its DPO training (the
     memory of one round), the merge and the evaluation against round 0."""
-    from prefjudge.recipes.curate_plan import _models, comparisons_per_prompt, plan_curate
+    from prefjudge.recipes.curate_plan import _models, comparisons_per_prompt, plan_curate, remote_judges
     from prefjudge.recipes.iterate import base_train_config, curate_step, eval_step, policy_generator
 
     cfg = base_train_config(step)
@@ -173,7 +173,7 @@ def _plan_iterate(step: IterateStep, base_dir: Path) -> dict[str, Any]:
     curate.update(generators=models, candidates_per_prompt=per_prompt, comparisons_per_prompt=comparisons,
                   simulated=False, input={**curate["input"], "n_prompts": n_prompts},
                   calls={"generate": n_prompts * per_prompt, "judge_at_most": n_prompts * comparisons
-                         * len(curate["judges"]) * orders} if n_prompts else None)
+                         * remote_judges(curate["judges"]) * orders} if n_prompts else None)
     ev = eval_step(step)
     prompts = Path(in_recipe(ev.prompts, base_dir))
     n_eval = sum(1 for line in prompts.read_text().splitlines() if line.strip()) if prompts.is_file() else None

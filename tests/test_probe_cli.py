@@ -49,3 +49,12 @@ def test_probe_command_prints_markdown_and_rejects_unknown_probes(tmp_path):
 def test_probe_is_listed_in_the_help():
     out = subprocess.run([sys.executable, "-m", "prefjudge.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "probe" in out.stdout
+
+
+def test_rank_and_probe_need_a_judge(tmp_path):
+    src = tmp_path / "pairs.jsonl"
+    src.write_text(json.dumps({"id": "p0", "prompt": "q", "response_a": "a", "response_b": "b"}) + "\n")
+    for command in ("rank", "probe"):
+        result = CliRunner().invoke(app, [command, str(src)])
+        assert result.exit_code == 2, (command, result.output)
+        assert "give at least one --judge or a --judges-file" in result.output, command

@@ -237,3 +237,17 @@ def test_mypy_sees_the_public_types(tmp_path):
     assert any(":6:" in ln and 'Argument "order"' in ln for ln in lines), out
     assert any(":7:" in ln and 'Unexpected keyword argument "rule"' in ln for ln in lines), out
     assert not any(":8:" in ln and "error" in ln for ln in lines), out
+
+
+def test_review_export_offers_every_selection_option_of_select_pairs():
+    """``pj.review.export`` spells out ``select_pairs``' options (typed, visible to help()); they must
+    stay the same names, defaults and annotations."""
+    pytest.importorskip("label_studio_sdk")
+    from prefjudge.integrations import review
+    from prefjudge.integrations.review.selection import select_pairs
+
+    export = inspect.signature(review.export).parameters
+    for name, param in inspect.signature(select_pairs).parameters.items():
+        assert name in export, name
+        assert (export[name].default, export[name].annotation, export[name].kind) == \
+            (param.default, param.annotation, param.kind), name

@@ -26,11 +26,12 @@ Every number is ``{"value", "ci": [lo, hi], "n", "reason"}``; value None comes w
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from prefjudge.audit.report import DictReport
 from prefjudge.families import infer_family
 from prefjudge.stats.intervals import Z95, wilson
 
@@ -269,22 +270,12 @@ def _ci(e: dict, digits: int = 2) -> str:
     return f"{_num(e['value'], digits)}{tail}"
 
 
-class RatingAudit:
+class RatingAudit(DictReport):
     """The ratings audit's numbers (``to_dict()``, ``to_json()``) and a Markdown rendering (``to_markdown()``)."""
 
-    def __init__(self, data: dict[str, Any]):
-        from prefjudge.audit.report import jsonable
-
-        self._data = jsonable(data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(self._data))
-
-    def to_json(self, *, indent: int = 2) -> str:
-        return json.dumps(self._data, indent=indent, ensure_ascii=False, allow_nan=False)
-
-    def to_markdown(self) -> str:
-        """Tables: per judge (length, scale use, self-preference), then agreement between judges."""
+    def to_markdown(self, path: str | Path | None = None) -> str:
+        """Tables: per judge (length, scale use, self-preference), then agreement between judges;
+        written to ``path`` too when given."""
         d = self._data
         lines = ["## Ratings audit", "",
                  "| judge | kind | ratings | failed | mean | r(score, length) [95% CI] | slope / 100 chars [95% CI] "
@@ -301,7 +292,7 @@ class RatingAudit:
         a = d["agreement"]["krippendorff_alpha"]
         lines += ["", f"Agreement between the LLM judges, Krippendorff's alpha (interval): {_ci(a, 3)}"
                       f" over {a['n']} answers rated by two judges or more.", ""]
-        return "\n".join(lines)
+        return self._save(path, "\n".join(lines))
 
     def __repr__(self) -> str:
         return f"RatingAudit({len(self._data.get('judges', {}))} judge(s), {self._data['meta'].get('n_ratings')} ratings)"

@@ -165,7 +165,7 @@ def test_training_recipes_quickstart_and_chromium_tests_are_marked_slow(module, 
 
 def test_scripts_test_runs_everything():
     script = (ROOT / "scripts" / "test").read_text()
-    assert 'python -m pytest -q "$@"' in script and "not slow" not in script
+    assert 'python -m pytest -q -n auto "$@"' in script and "not slow" not in script
     assert "not slow" not in str(project())  # no addopts that deselects
     assert "-m" not in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"].split()
 
@@ -198,7 +198,7 @@ def _run_scripts_test(tmp_path, env_extra, main_rc=0, lowest_rc=0, lint_rc=0, ar
 def test_scripts_test_ends_with_the_lowest_versions_job(tmp_path, main_rc, lowest_rc, expected_rc):
     rc, calls = _run_scripts_test(tmp_path, {}, main_rc, lowest_rc)
     # the whole suite with the arguments, then the lowest-versions job on its own fast tier (no arguments)
-    assert calls == [LINT, "main -m pytest -q tests/test_x.py", "lowest "]
+    assert calls == [LINT, "main -m pytest -q -n auto tests/test_x.py", "lowest "]
     assert rc == expected_rc
 
 
@@ -208,7 +208,7 @@ LINT = "main -m ruff check prefjudge tests bench scripts"
 @pytest.mark.parametrize("main_rc,expected_rc", [(0, 1), (2, 2)])
 def test_a_lint_failure_fails_the_run_after_the_tests_ran(tmp_path, main_rc, expected_rc):
     rc, calls = _run_scripts_test(tmp_path, {}, main_rc, lowest_rc=0, lint_rc=1)
-    assert calls == [LINT, "main -m pytest -q tests/test_x.py", "lowest "]
+    assert calls == [LINT, "main -m pytest -q -n auto tests/test_x.py", "lowest "]
     assert rc == expected_rc
 
 
@@ -216,7 +216,7 @@ def test_the_whole_suite_sets_up_the_side_venvs_in_the_background(tmp_path):
     """No arguments (CI, the README): the Label Studio and lowest-versions venvs are set up while the
     suite runs, and the lowest-versions job starts only once its set-up has finished."""
     rc, calls = _run_scripts_test(tmp_path, {}, args=())
-    assert rc == 0 and calls[-1] == "lowest " and "main -m pytest -q" in calls
+    assert rc == 0 and calls[-1] == "lowest " and "main -m pytest -q -n auto" in calls
     assert calls.index("lowest set-up") < calls.index("lowest ") and "label-studio set-up" in calls
     (tmp_path / "skip").mkdir()
     rc, calls = _run_scripts_test(tmp_path / "skip", {"PREFJUDGE_SKIP_LOWEST": "1"}, args=())
@@ -225,4 +225,4 @@ def test_the_whole_suite_sets_up_the_side_venvs_in_the_background(tmp_path):
 
 def test_prefjudge_skip_lowest_skips_the_lowest_versions_job(tmp_path):
     rc, calls = _run_scripts_test(tmp_path, {"PREFJUDGE_SKIP_LOWEST": "1"}, main_rc=0, lowest_rc=1)
-    assert calls == [LINT, "main -m pytest -q tests/test_x.py"] and rc == 0
+    assert calls == [LINT, "main -m pytest -q -n auto tests/test_x.py"] and rc == 0

@@ -153,3 +153,10 @@ def test_a_jury_object_holding_a_reward_model_keeps_its_settings(paths, tmp_path
         strict = pj.rank_pairs(pairs, pj.Jury([llm, rm], aggregate="mean", quorum=2), store=tmp_path / "s.db",
                                progress=False)
         assert strict.outcomes["winner"].notna().all() and strict.meta["aggregate"] == "mean"
+        # rank_responses keeps the Jury's rule too (each round through the same scorer path)
+        cands = [{"prompt": "Which is better?", "response": r} for r in ("A plain answer.", f"A {GOOD} answer.",
+                                                                         f"{GOOD} {GOOD} yes")]
+        ranked = pj.rank_responses(cands, pj.Jury([llm, rm], aggregate="mean"), strategy="round_robin",
+                                   store=tmp_path / "s.db", progress=False)
+        assert ranked.meta["aggregate"] == "mean"
+        assert set(ranked.judgments["judge"]) == {"gpt-sim", "tiny-rm"}

@@ -188,16 +188,17 @@ async def _with_reward_models(groups: list[Group], planners: list[Planner], llm_
     LLM judges as usual, each reward model one verdict per comparison, the jury's rule over all of
     them). Each reward model is seen through :class:`~prefjudge.curate.run_scores.RunScores`, so it
     scores each answer once per run, whatever the number of comparisons and rounds."""
-    from prefjudge.aggregation.jury import Jury
     from prefjudge.curate.run_scores import RunScores
-    from prefjudge.judging.rank_pairs import arank_pairs, judge_meta, resolve_judges
+    from prefjudge.judging.rank_pairs import arank_pairs, judge_meta, jury_with_scorers, resolve_judges
 
     llm_list = resolve_judges(llm_judges)[0] if llm_judges else []  # bad judges fail before the first call
     for s in scorers:
         if hasattr(s, "preflight"):
             s.preflight()  # a folder without a loadable model fails before the first call too
-    jurors = [*llm_list, *(RunScores(s) for s in scorers)]
-    rule = Jury([j.name for j in jurors], aggregate=aggregate or "majority")  # a bad rule fails before the first call
+    listed = [*llm_list, *(RunScores(s) for s in scorers)]
+    rule = jury_with_scorers([j.name for j in listed], llm_judges, aggregate)  # a bad rule fails before the first call
+    given = getattr(llm_judges, "jury", None)  # a pj.Jury holding the reward models: its settings stay for every round
+    jurors: Any = given.model_copy(update={"judges": listed}) if given is not None else listed
 
     async def judge_round(batch: list[dict[str, Any]]) -> RankResult:
         return await arank_pairs(batch, jurors, order=order, seed=seed, store=store, aggregate=aggregate,

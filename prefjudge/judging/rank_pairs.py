@@ -311,9 +311,9 @@ def _is_scorer(obj: Any) -> bool:
 
 
 def split_scorers(judges: Any) -> tuple[Any, list[Any]]:
-    """(the LLM judges as given, the reward-model scorers among them). A ``Jury`` holding reward
-    models comes back as a Jury of its LLM judges with the same settings (its rule, quorum,
-    same_family, weights and families then apply to every juror, the reward models too)."""
+    """(the LLM judges as given, the reward-model scorers among them). For a ``Jury`` holding reward
+    models, the LLM judges come back as a list whose ``jury`` attribute is that Jury: its rule,
+    quorum, same_family, weights and families then apply to every juror, the reward models too."""
     if _is_scorer(judges):
         return [], [judges]
     if isinstance(judges, (list, tuple)):
@@ -323,6 +323,21 @@ def split_scorers(judges: Any) -> tuple[Any, list[Any]]:
         llm = [j for j in inner if not _is_scorer(j)]
         return _JuryOf(llm, judges), [j for j in inner if _is_scorer(j)]
     return judges, []
+
+
+def jury_with_scorers(names: list[str], llm_judges: Any, aggregate: Any) -> Any:
+    """The Jury over ``names`` (LLM judges and reward models): the settings of the ``pj.Jury`` the
+    reward models came in (:func:`split_scorers`), when they came in one, with ``aggregate`` over its
+    rule when given; else ``aggregate`` (default majority)."""
+    from prefjudge.aggregation.jury import Jury
+
+    given = getattr(llm_judges, "jury", None)
+    if given is None:
+        return Jury(names, aggregate=aggregate or "majority")
+    settings = given.model_dump(exclude={"judges"})
+    if aggregate is not None:
+        settings["aggregate"] = aggregate
+    return Jury(names, **settings)
 
 
 class _JuryOf(list):
@@ -339,25 +354,19 @@ async def _with_scorers(plist: list[Pair] | None, judges: Any, scorers: list[Any
     """A jury with reward models among its jurors: the LLM judges as usual, then each reward model
     scores every pair once (order "ab": a reward model has no position; its soft p_a is
     sigmoid(reward_a - reward_b)), and the jury's rule aggregates all of them."""
-    from prefjudge.aggregation.jury import Jury, check_rule
+    from prefjudge.aggregation.jury import check_rule
 
     if plist is None or batch or any(v is not None for v in budget_given):
         raise ConfigError("reward models as jurors need the pairs in memory and no budget or batch: drop out=, "
                           "max_cost_usd/max_calls and batch=, or rank with the LLM judges alone")
     if aggregate is not None:
         check_rule(aggregate)
-    given = getattr(judges, "jury", None)  # a Jury the reward models were part of
-    judges = list(judges)
     names = [j.name for j in judges] + [s.name for s in scorers]
     if len(set(names)) != len(names):
         raise InputError(f"judge names must be unique; repeated: {sorted({n for n in names if names.count(n) > 1})}",
                          field="judges")
-    if given is not None:
-        settings = given.model_dump(exclude={"judges"})
-        settings["aggregate"] = aggregate if aggregate is not None else given.aggregate
-        jury = Jury(names, **settings)
-    else:
-        jury = Jury(names, aggregate=aggregate or "majority")
+    jury = jury_with_scorers(names, judges, aggregate)
+    judges = list(judges)
     agg_name = getattr(jury, "rule_name", "majority")
     judgments: list[Judgment] = []
     meta: dict[str, Any] = {"order": order, "seed": seed, "aggregate": agg_name, "n_pairs": len(plist),

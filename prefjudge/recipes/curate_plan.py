@@ -52,6 +52,14 @@ def remote_judges(judges: list[dict[str, Any]]) -> int:
     return sum(1 for j in judges if j.get("kind") != "reward_model")
 
 
+def judge_calls_at_most(n_prompts: int, comparisons: int, judges: list[dict[str, Any]], order: str,
+                        strategy: str) -> int:
+    """Remote judge calls at most: each comparison (or rating) of each prompt asked of each judge that
+    calls an endpoint, twice with ``order="both"`` (a rating shows one answer: once)."""
+    orders = 2 if order == "both" and strategy != "rating" else 1
+    return n_prompts * comparisons * remote_judges(judges) * orders
+
+
 def comparisons_per_prompt(strategy: str, n: int, budget: int | None) -> int:
     """At most this many comparisons per prompt of ``n`` candidates, each asked of every judge (with
     ``strategy="rating"``: ``n`` ratings per judge, one per candidate).
@@ -101,9 +109,8 @@ def plan_curate(step: CurateStep, base_dir: Path) -> dict[str, Any]:
     n_prompts = _n_prompts(cfg) if cfg.input.kind == "prompts" else None
     calls = None
     if n_prompts and comparisons:
-        orders = 2 if cfg.rank.order == "both" and cfg.rank.strategy != "rating" else 1
         calls = {"generate": n_prompts * per_prompt,
-                 "judge_at_most": n_prompts * comparisons * remote_judges(judges) * orders}
+                 "judge_at_most": judge_calls_at_most(n_prompts, comparisons, judges, cfg.rank.order, cfg.rank.strategy)}
     return {"id": step.id, "kind": "curate", "input": {"kind": cfg.input.kind, "source": getattr(cfg.input, cfg.input.kind),
                                                      "n_prompts": n_prompts},
             "generators": generators, "judges": judges, "simulated": step.simulated is not None,

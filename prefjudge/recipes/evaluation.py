@@ -144,10 +144,11 @@ def evaluate(trained: str, base: str, prompts: list, judges: Any, *, order: str 
         raise InputError("no prompts to evaluate on", field="prompts")
     if temperature < 0:
         raise InputError(f"temperature must be >= 0, got {temperature}", field="temperature")
-    if samples < 1 or (samples > 1 and temperature == 0):
+    if samples < 1:
+        raise InputError(f"samples must be >= 1, got {samples}", field="samples")
+    if samples > 1 and temperature == 0:
         raise InputError(f"samples={samples}: more than one answer per prompt needs temperature > 0 "
-                         "(greedy answers repeat)" if samples > 1 else f"samples must be >= 1, got {samples}",
-                         field="samples")
+                         "(greedy answers repeat)", field="samples")
     plan = current_inference_plan(device, quantization)
     asked = [p for p in prompts for _ in range(samples)]
     ids = [f"eval-{i}" if samples == 1 else f"eval-{i}-{k}" for i in range(len(prompts)) for k in range(samples)]

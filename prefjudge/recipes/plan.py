@@ -153,7 +153,7 @@ def _plan_step(step, recipe: Recipe, base_dir: Path) -> dict[str, Any]:
 def _plan_iterate(step: IterateStep, base_dir: Path) -> dict[str, Any]:
     """An iterate step's plan: each round's generation, jury and curation, its DPO training (the
     memory of one round), the merge and the evaluation against round 0."""
-    from prefjudge.recipes.curate_plan import _models, comparisons_per_prompt, plan_curate, remote_judges
+    from prefjudge.recipes.curate_plan import _models, comparisons_per_prompt, judge_calls_at_most, plan_curate
     from prefjudge.recipes.iterate import base_train_config, curate_step, eval_step, policy_generator
 
     cfg = base_train_config(step)
@@ -167,13 +167,14 @@ def _plan_iterate(step: IterateStep, base_dir: Path) -> dict[str, Any]:
     n_prompts = curate["input"]["n_prompts"]
     if n_prompts is not None and step.max_prompts:
         n_prompts = min(n_prompts, step.max_prompts)
-    orders = 2 if curate["rank"]["order"] == "both" else 1
     models = [{**m, "credentials": "local model folder (transformers)"} if m["backend"] == "transformers" else m
               for m in _models([gen])]
     curate.update(generators=models, candidates_per_prompt=per_prompt, comparisons_per_prompt=comparisons,
                   simulated=False, input={**curate["input"], "n_prompts": n_prompts},
-                  calls={"generate": n_prompts * per_prompt, "judge_at_most": n_prompts * comparisons
-                         * remote_judges(curate["judges"]) * orders} if n_prompts else None)
+                  calls={"generate": n_prompts * per_prompt,
+                         "judge_at_most": judge_calls_at_most(n_prompts, comparisons, curate["judges"],
+                                                              curate["rank"]["order"], curate["rank"]["strategy"])}
+                  if n_prompts else None)
     ev = eval_step(step)
     prompts = Path(in_recipe(ev.prompts, base_dir))
     n_eval = sum(1 for line in prompts.read_text().splitlines() if line.strip()) if prompts.is_file() else None

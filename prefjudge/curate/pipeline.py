@@ -43,20 +43,14 @@ class CurationRun:
 
 
 def build_judges(cfg: CurateConfig) -> Any:
-    """Judge objects from the config (a Jury when ``jury`` is set and every judge is an LLM judge;
-    reward models stay a list, aggregated by ``jury.aggregate``: :func:`rank_input`); errors name the entry."""
+    """Judge objects from the config (a Jury when ``jury`` is set: reward models are jurors of it like
+    the LLM judges); errors name the entry."""
     judges = _judges(cfg.judges, "judges")
-    if cfg.jury is None or not judges or has_reward_models(judges):
+    if cfg.jury is None or not judges:
         return judges
     from prefjudge.aggregation.jury import Jury
 
     return Jury(judges, aggregate=cfg.jury.aggregate, quorum=cfg.jury.quorum, same_family=cfg.jury.same_family)
-
-
-def has_reward_models(judges: Any) -> bool:
-    from prefjudge.backends.reward import RewardModel
-
-    return isinstance(judges, list) and any(isinstance(j, RewardModel) for j in judges)
 
 
 def build_generators(cfg: CurateConfig) -> list[Any]:
@@ -141,8 +135,6 @@ def rank_input(cfg: CurateConfig) -> Any:
     inp, rk = cfg.input, cfg.rank
     judges = build_judges(cfg)
     rank_kw = {"order": rk.order, "seed": rk.seed, "store": rk.store}
-    if cfg.jury is not None and has_reward_models(judges):
-        rank_kw["aggregate"] = cfg.jury.aggregate  # reward models as jurors: the jury's rule, in rank_pairs
     if inp.kind == "dataset":
         ds = load_preferences(inp.dataset, schema=inp.schema_name, split=inp.split, data_files=inp.data_files, limit=inp.limit)
         if not rk.rejudge:

@@ -134,8 +134,9 @@ def _read(path: Path) -> tuple[list[dict[str, Any]], list]:
         try:
             if kind == "reward_model":
                 spec = RewardModelSpec.model_validate(item)
-                item = {**item, "path": _beside(spec.path, path.parent)}
-                judges.append(RewardModelSpec.model_validate(item).build())
+                spec.path = _beside(spec.path, path.parent)
+                item = {**item, "path": spec.path}
+                judges.append(spec.build())
             else:
                 judges.append(Judge.model_validate({k: v for k, v in item.items() if k != "kind"}
                                                    if isinstance(item, dict) else item))

@@ -33,18 +33,9 @@ PRICE_AS = "gpt-4o-mini"
 
 
 def make_candidates(world, n_prompts: int, n: int, seed: int) -> list[dict]:
-    from prefjudge.testing import default_sim_generators, make_demo_prompts
-    from prefjudge.testing.sim import seeded_rng
+    from prefjudge.testing import make_demo_candidates
 
-    gens = default_sim_generators()
-    rows = []
-    for pi, prompt in enumerate(make_demo_prompts(n_prompts, seed)):
-        for k in range(n):
-            g = gens[k % len(gens)]
-            text, q = g.draw(seeded_rng(seed, "bench-rating", n, pi, k))
-            world.register(text, quality=q, model=g.name, family=g.family)
-            rows.append({"prompt_id": f"p{pi}", "prompt": prompt, "response": text, "model": g.name, "quality": q})
-    return rows
+    return make_demo_candidates(world, n_prompts, n, seed, key=("bench-rating", n))
 
 
 def truth(cands: list[dict]) -> dict[str, tuple[int, int]]:

@@ -24,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "LogRecord": ".app",
     "parse_judge_prompt": ".protocol",
     "request_key": ".protocol",
+    "make_demo_candidates": ".demo",
     "make_demo_pairs": ".demo",
     "make_demo_prompts": ".demo",
     "register_pairs": ".demo",
@@ -36,7 +37,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # pragma: no cover
     from prefjudge.testing.app import LogRecord
     from prefjudge.testing.config import SimServerConfig
-    from prefjudge.testing.demo import make_demo_pairs, make_demo_prompts, register_pairs
+    from prefjudge.testing.demo import make_demo_candidates, make_demo_pairs, make_demo_prompts, register_pairs
     from prefjudge.testing.jury import simulated_jury
     from prefjudge.testing.protocol import parse_judge_prompt, request_key
     from prefjudge.testing.server import SimServer

@@ -44,6 +44,23 @@ def make_demo_prompts(n: int, seed: int = 0) -> list[str]:
             for i in range(n)]
 
 
+def make_demo_candidates(world: SimWorld, n_prompts: int, n: int, seed: int = 0,
+                         key: tuple = ("demo-candidates",)) -> list[dict]:
+    """``n`` answers to each of ``n_prompts`` demo prompts by the default writers in turn, each
+    registered in ``world`` with its latent quality: rows of ``prompt_id``, ``prompt``, ``response``,
+    ``model`` and ``quality``. ``key`` names the random stream (with ``seed``, the prompt's and the
+    answer's index)."""
+    gens = default_sim_generators()
+    rows = []
+    for pi, prompt in enumerate(make_demo_prompts(n_prompts, seed)):
+        for k in range(n):
+            g = gens[k % len(gens)]
+            text, q = g.draw(seeded_rng(seed, *key, pi, k))
+            world.register(text, quality=q, model=g.name, family=g.family)
+            rows.append({"prompt_id": f"p{pi}", "prompt": prompt, "response": text, "model": g.name, "quality": q})
+    return rows
+
+
 def _generators(models: Sequence[SimGenerator | str] | None) -> list[SimGenerator]:
     gens = [SimGenerator(name=m) if isinstance(m, str) else m for m in (models or default_sim_generators())]
     if not gens:

@@ -115,3 +115,15 @@ def test_eval_step_sampling_fields(captured, tmp_path):
     assert (captured[0]["temperature"], captured[0]["samples"]) == (0.8, 3)
     with pytest.raises(ValueError, match="temperature"):
         EvalStep(id="e", kind="eval", trained="t", base="b", prompts="p.jsonl", samples=2, jury={"simulated_score": "m:f"})
+
+
+def test_eval_command_takes_temperature_and_samples(captured, tmp_path):
+    from prefjudge.cli.train import app
+
+    args = ["eval", "t", "b", "--prompts", str(BUILTIN_DIR / "data" / "eval_prompts.jsonl"),
+            "--judges-file", str(BUILTIN_DIR / "judges.yaml"), "--out", str(tmp_path)]
+    res = CliRunner().invoke(app, [*args, "--temperature", "1.0", "--samples", "4"])
+    assert res.exit_code == 0, res.output
+    assert (captured[0]["temperature"], captured[0]["samples"]) == (1.0, 4)
+    greedy_samples = CliRunner().invoke(app, [*args, "--samples", "4"])  # several greedy answers would repeat
+    assert greedy_samples.exit_code == 2 and len(captured) == 1
